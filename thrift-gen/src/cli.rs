@@ -4,10 +4,11 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use clap::Parser;
 
-use crate::{FsLoader, Options, RustOptions, check, generate, write_files};
+use crate::{FsLoader, GeneratedFile, Options, RustOptions, check, generate, write_files};
 
 /// Parsed command line.
 #[derive(Debug, Parser)]
@@ -19,7 +20,7 @@ use crate::{FsLoader, Options, RustOptions, check, generate, write_files};
                   Example: thrift-mu2sls --gen rust -out src/gen idl/*.thrift"
 )]
 pub(crate) struct Cli {
-    /// Generator and options: `rust[:opt,opt=value]` (`rs` is an alias). Options: btree
+    /// Generator and options: `rust[:opt,opt=value]` (`rs` is an alias). Options: btree, rustfmt
     #[arg(long = "gen", value_name = "STR")]
     generator: Vec<String>,
 
@@ -194,8 +195,43 @@ fn execute(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<
             let _ = writeln!(stdout, "Generating {}", dir.join(&f.path).display());
         }
     }
-    write_files(&dir, &out.files).map_err(|e| e.to_string())?;
+    let files = if options.rust.rustfmt { rustfmt_all(&out.files)? } else { out.files };
+    write_files(&dir, &files).map_err(|e| e.to_string())?;
     Ok(0)
+}
+
+/// Formats generated files with the `rustfmt` on PATH (the `rustfmt`
+/// generator option). Its configuration is looked up from the current
+/// directory, as `cargo fmt` would for the crate being built.
+fn rustfmt_all(files: &[GeneratedFile]) -> Result<Vec<GeneratedFile>, String> {
+    files
+        .iter()
+        .map(|f| {
+            let mut child = Command::new("rustfmt")
+                .args(["--edition", "2024", "--emit", "stdout"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("option `rustfmt` needs `rustfmt` on PATH: {e}"))?;
+            // Feed stdin from a thread: rustfmt may fill its stdout pipe
+            // before it has read all of a large input.
+            let mut stdin = child.stdin.take().ok_or("cannot write to rustfmt")?;
+            let input = f.contents.clone();
+            let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+            let output = child.wait_with_output().map_err(|e| format!("rustfmt failed: {e}"))?;
+            feeder.join().map_err(|_| "rustfmt input thread panicked".to_string())?.map_err(|e| e.to_string())?;
+            if !output.status.success() {
+                return Err(format!(
+                    "rustfmt failed on `{}`: {}",
+                    f.path.display(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+            let contents = String::from_utf8(output.stdout).map_err(|e| format!("rustfmt output: {e}"))?;
+            Ok(GeneratedFile { path: f.path.clone(), contents })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -69,6 +69,11 @@ impl SourceMap {
         FileId(self.count - 1)
     }
 
+    /// The id the next added file will get.
+    pub fn next_id(&self) -> FileId {
+        FileId(self.count)
+    }
+
     /// The text of a file.
     pub fn text(&self, file: FileId) -> &str {
         self.files.get(file.0 as usize).map(|f| f.source().as_str()).unwrap_or("")
@@ -195,6 +200,12 @@ impl Diagnostic {
     }
 }
 
+/// How many diagnostics [`Diagnostics::render`] shows; a note counts the
+/// rest. Each one prints its whole source line, so without a limit n errors
+/// on one n-byte line (a file of stray bytes) take O(n²) time and memory to
+/// render: 4 KiB of them took seconds and 50 MB. javac stops at 100 too.
+const MAX_RENDERED: usize = 100;
+
 /// The diagnostics of one run, in the order they were found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diagnostics {
@@ -237,8 +248,9 @@ impl Diagnostics {
         self.items.extend(other.items);
     }
 
-    /// Renders every diagnostic (warnings too unless `warnings` is false) as
+    /// Renders the diagnostics (warnings too unless `warnings` is false) as
     /// text: `error[TG0031]: ...`, then `--> file:line:col` and the snippet.
+    /// Past the first 100 in source order, a note only counts the rest.
     pub fn render(&self, sources: &SourceMap, warnings: bool, color: bool) -> String {
         let mut out = term::termcolor::Buffer::no_color();
         let mut colored = term::termcolor::Buffer::ansi();
@@ -247,12 +259,19 @@ impl Diagnostics {
         // In file order, then by position: how a reader walks the input.
         let mut items: Vec<&Diagnostic> = self.items.iter().filter(|d| warnings || d.is_error()).collect();
         items.sort_by_key(|d| d.primary.as_ref().map(|l| (l.span.file, l.span.start)));
-        for d in items {
+        let (shown, hidden) = items.split_at(items.len().min(MAX_RENDERED));
+        for d in shown {
             // Rendering only fails on spans outside their file, which the
             // front end never makes; fall back to the plain message anyway.
             if term::emit(writer, &config, &sources.files, &d.to_codespan()).is_err() {
                 let _ = std::io::Write::write_fmt(writer, format_args!("{}: {}\n", d.code, d.message));
             }
+        }
+        if !hidden.is_empty() {
+            let errors = hidden.iter().filter(|d| d.is_error()).count();
+            let message =
+                format!("{} more not shown ({errors} errors, {} warnings)", hidden.len(), hidden.len() - errors);
+            let _ = term::emit(writer, &config, &sources.files, &cs::Diagnostic::note().with_message(message));
         }
         String::from_utf8_lossy(writer.as_slice()).into_owned()
     }
@@ -340,12 +359,16 @@ pub mod codes {
     pub const EXTENDS_NOT_SERVICE: &str = "TG0054";
     /// An enum value outside i32.
     pub const ENUM_VALUE_RANGE: &str = "TG0055";
+    /// A service that extends itself, directly or through others.
+    pub const EXTENDS_CYCLE: &str = "TG0057";
     /// A service or constant used where a type is expected.
     pub const NOT_A_TYPE: &str = "TG0056";
     /// A root file that cannot be read.
     pub const MISSING_FILE: &str = "TG0060";
     /// Two programs that would generate one Rust module.
     pub const MODULE_NAME_COLLISION: &str = "TG0070";
+    /// A set element or map key type that Rust collections cannot hold.
+    pub const UNSUPPORTED_KEY: &str = "TG0071";
     /// An implicit field id under `-strict`.
     pub const STRICT_IMPLICIT_FIELD_ID: &str = "TG0036";
     /// A field id left out: an implicit negative id is assigned.
@@ -358,4 +381,23 @@ pub mod codes {
     pub const W_UNION_REQUIRED: &str = "TW0004";
     /// A `bool` constant given an integer other than 0 or 1.
     pub const W_BOOL_FROM_INT: &str = "TW0005";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (`fuzz/`, target `parse`): one 4 KiB line of stray
+    /// bytes is 4095 errors, and each one rendered the whole line, which
+    /// made 50 MB of output, quadratic in the input.
+    #[test]
+    fn render_stops_after_max_rendered() {
+        let text = "\u{fffd}".repeat(4095);
+        let (_, sources, diagnostics) = crate::parse_str("stray.thrift", &text);
+        assert_eq!(diagnostics.error_count(), 4095);
+        let rendered = diagnostics.render(&sources, true, false);
+        assert_eq!(rendered.matches("error[TG0001]").count(), MAX_RENDERED);
+        assert!(rendered.ends_with("note: 3995 more not shown (3995 errors, 0 warnings)\n\n"), "{rendered}");
+        assert!(rendered.len() < MAX_RENDERED * (text.len() + 1024), "{} bytes", rendered.len());
+    }
 }

@@ -30,14 +30,19 @@ mod diagnostics;
 mod lexer;
 pub mod model;
 mod parser;
+mod printer;
 mod resolve;
 mod write;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
 pub use builder::{BuildError, Builder};
 pub use codegen::{GeneratedFile, ModuleStyle, RustOptions};
 pub use diagnostics::{Diagnostic, Diagnostics, FileId, Label, Severity, SourceMap, Span, codes};
+pub use printer::print_document;
 pub use resolve::load::{FsLoader, LoadedFile, MemoryLoader, SourceLoader};
 pub use write::write_files;
 
@@ -91,7 +96,7 @@ pub fn check(loader: &dyn SourceLoader, inputs: &[PathBuf], options: &Options) -
         resolve::load::load_all(loader, inputs, &options.include_dirs, &mut sources, &mut diagnostics);
     let read = parsed.iter().map(|p| p.path.clone()).collect();
     let resolve_options = resolve::ResolveOptions { allow_neg_keys: options.allow_neg_keys, strict: options.strict };
-    let model = resolve::resolve(&parsed, roots, &resolve_options, &sources, &mut diagnostics);
+    let model = resolve::resolve(&parsed, roots, &resolve_options, &mut diagnostics);
     Output { sources, diagnostics, model, files: Vec::new(), read }
 }
 
@@ -103,9 +108,9 @@ pub fn generate(loader: &dyn SourceLoader, inputs: &[PathBuf], options: &Options
         let emit: Vec<usize> = if options.recurse {
             (0..model.programs.len()).collect()
         } else {
-            let mut roots = model.roots.clone();
-            roots.dedup();
-            roots
+            // A file named twice on the command line is generated once.
+            let mut seen = std::collections::HashSet::new();
+            model.roots.iter().copied().filter(|r| seen.insert(*r)).collect()
         };
         match codegen::generate(model, &emit, &options.rust) {
             Ok(files) => out.files = files,

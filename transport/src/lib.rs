@@ -5,6 +5,19 @@
 //! binary and compact codecs, the framed, buffered, THeader and HTTP
 //! transports, the tokio client and server, and the exactly-once layer.
 //!
-//! Today it holds only the pieces generated module skeletons need.
+//! Today it holds the pieces generated module skeletons need and the storage
+//! layer of exactly-once execution: the [`Store`] trait with its tuple-encoded
+//! [`Key`]s and atomic conditional [`Batch`]es, the in-memory
+//! [`MemoryStore`], and (cargo feature `sled`, on by default) the durable,
+//! group-committing `SledStore`.
 
+pub mod codec;
 pub mod codegen;
+mod store;
+
+pub use store::{
+    Batch, Condition, Corruption, Key, KeyDecodeError, KeyPart, MemoryStore, Op, Outcome, Page, Store, StoreBackend,
+    StoreError, StoreOperation, Version, Versioned,
+};
+#[cfg(feature = "sled")]
+pub use store::{Durability, SledOptions, SledStore};

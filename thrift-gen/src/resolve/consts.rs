@@ -6,8 +6,9 @@
 //! an enum takes `Enum.NAME` or the value of one of its members, and a
 //! struct takes a map of field names. Unlike Apache 0.17 we also check the
 //! range of the declared integer type (`const i8 X = 300` is an error).
-//! A constant may use constants defined above it or in included files;
-//! using one defined further down is an error that says so.
+//! A constant, and a field or argument default, may use constants defined
+//! above it or in included files; using one defined further down is an
+//! error that says so (Apache resolves them in order, as it parses).
 
 use super::{Resolver, SymbolKind};
 use crate::ast::{self, BaseType, ConstValueKind};
@@ -17,9 +18,12 @@ use crate::model::{DefId, Type, Value};
 /// Which constants of the current program a value may refer to.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Limit {
-    /// Only those defined before the one with this index.
+    /// Only those defined before the one with this index (its own value).
     Before(usize),
-    /// All of them (field defaults, which are checked after every constant).
+    /// Only the first this many: those above a struct or service, for the
+    /// defaults of its fields and arguments (Apache resolves them in order).
+    Above(usize),
+    /// All of them (constants of another program).
     All,
 }
 
@@ -270,6 +274,20 @@ impl Resolver<'_> {
                 None => ok = false,
             }
         }
+        let st = &self.programs[id.program].structs[id.index];
+        if st.kind == ast::StructKind::Union
+            && let Some((second, _)) = items.get(1)
+        {
+            // A union value sets one member; Apache 0.17 lets this through
+            // and its Rust generator emits `unimplemented!()`.
+            let message =
+                format!("a value of union `{}` sets {} members; a union holds at most one", st.name, items.len());
+            self.diags.push(
+                Diagnostic::error(codes::CONST_TYPE_MISMATCH, via.unwrap_or(second.span), message)
+                    .with_label("a second member"),
+            );
+            ok = false;
+        }
         ok.then_some(Value::Struct { def: id, fields })
     }
 
@@ -284,18 +302,17 @@ impl Resolver<'_> {
     ) -> Option<Value> {
         let at = via.unwrap_or(span);
         // A constant?
-        if let Some((p, sym)) = self.lookup(program, name)
-            && sym.kind == SymbolKind::Const
-        {
+        if let Some((p, sym)) = self.lookup_const(program, name) {
             if p == program
-                && let Limit::Before(current) = limit
+                && let Limit::Before(current) | Limit::Above(current) = limit
                 && sym.index >= current
             {
-                let what = if sym.index == current { "itself" } else { "a constant defined later" };
+                let itself = matches!(limit, Limit::Before(current) if sym.index == current);
+                let what = if itself { "itself" } else { "a constant defined later" };
                 self.diags.push(
                     Diagnostic::error(codes::CONST_FORWARD_REFERENCE, at, format!("`{name}` refers to {what}"))
-                        .with_label("constants may only use constants defined above them")
-                        .with_secondary(sym.span, format!("`{name}` is defined here, at {}", self.location(sym.span))),
+                        .with_label("only constants defined above this can be used here")
+                        .with_secondary(sym.span, format!("`{name}` is defined here")),
                 );
                 return None;
             }

@@ -169,9 +169,8 @@ impl Loader<'_> {
             None => {}
         }
         self.state.insert(file.key.clone(), State::InProgress);
-        let file_id = self.sources.add(display.clone(), file.text);
-        let text = self.sources.text(file_id).to_string();
-        let document = parse(file_id, &text, self.diags);
+        let document = parse(self.sources.next_id(), &file.text, self.diags);
+        self.sources.add(display.clone(), file.text);
         let name = basename(&display);
         self.stack.push((file.key.clone(), display.clone(), via));
         let dir = Path::new(&display).parent().map(Path::to_path_buf).unwrap_or_default();

@@ -15,7 +15,7 @@ mod recursion;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ast::{self, Definition, Header, StructKind};
-use crate::diagnostics::{Diagnostic, Diagnostics, SourceMap, Span, codes};
+use crate::diagnostics::{Diagnostic, Diagnostics, Span, codes};
 use crate::model::*;
 use load::Parsed;
 
@@ -58,14 +58,17 @@ struct Symbol {
 
 #[derive(Default)]
 struct Scope {
-    symbols: HashMap<String, Symbol>,
+    /// Structs, enums, typedefs and services share one namespace (as in
+    /// Apache); constants have their own, so `struct A` and `const i32 A`
+    /// may coexist.
+    types: HashMap<String, Symbol>,
+    consts: HashMap<String, Symbol>,
     /// Included programs by basename.
     includes: HashMap<String, usize>,
 }
 
 struct Resolver<'a> {
     parsed: &'a [Parsed],
-    sources: &'a SourceMap,
     scopes: Vec<Scope>,
     programs: Vec<Program>,
     diags: &'a mut Diagnostics,
@@ -84,12 +87,10 @@ pub(crate) fn resolve(
     parsed: &[Parsed],
     roots: Vec<usize>,
     opts: &ResolveOptions,
-    sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<Model> {
     let mut r = Resolver {
         parsed,
-        sources,
         scopes: Vec::new(),
         programs: Vec::new(),
         diags,
@@ -186,7 +187,8 @@ impl<'a> Resolver<'a> {
                 let index = *slot;
                 *slot += 1;
                 let name = def.name();
-                if let Some(prev) = scope.symbols.get(&name.name) {
+                let table = if kind == SymbolKind::Const { &mut scope.consts } else { &mut scope.types };
+                if let Some(prev) = table.get(&name.name) {
                     self.diags.push(
                         Diagnostic::error(
                             codes::DUPLICATE_DEFINITION,
@@ -200,7 +202,7 @@ impl<'a> Resolver<'a> {
                     // the later definition's vectors stay aligned.
                     continue;
                 }
-                scope.symbols.insert(name.name.clone(), Symbol { kind, index, span: name.span });
+                table.insert(name.name.clone(), Symbol { kind, index, span: name.span });
             }
             self.consts.add_program(pi, program_consts);
             self.struct_kinds.push(kinds);
@@ -211,24 +213,39 @@ impl<'a> Resolver<'a> {
 
     // ----- names and types ------------------------------------------------
 
-    /// Finds the definition a possibly qualified name refers to.
+    /// Finds the definition a possibly qualified name refers to: a type or
+    /// service first, else a constant.
     fn lookup(&self, program: usize, name: &str) -> Option<(usize, Symbol)> {
-        if let Some(sym) = self.scopes[program].symbols.get(name) {
+        self.lookup_in(program, name, |scope| &scope.types).or_else(|| self.lookup_const(program, name))
+    }
+
+    /// Finds the constant a possibly qualified name refers to.
+    fn lookup_const(&self, program: usize, name: &str) -> Option<(usize, Symbol)> {
+        self.lookup_in(program, name, |scope| &scope.consts)
+    }
+
+    fn lookup_in(
+        &self,
+        program: usize,
+        name: &str,
+        table: impl Fn(&Scope) -> &HashMap<String, Symbol>,
+    ) -> Option<(usize, Symbol)> {
+        if let Some(sym) = table(&self.scopes[program]).get(name) {
             return Some((program, *sym));
         }
         let (prefix, rest) = name.split_once('.')?;
         let target =
             if prefix == self.programs[program].name { program } else { *self.scopes[program].includes.get(prefix)? };
-        self.scopes[target].symbols.get(rest).map(|s| (target, *s))
+        table(&self.scopes[target]).get(rest).map(|s| (target, *s))
     }
 
     /// Names close to `name`, for "did you mean" hints.
     fn suggest(&self, program: usize, name: &str, want: impl Fn(SymbolKind) -> bool) -> Option<String> {
         let scope = &self.scopes[program];
         let mut candidates: Vec<String> =
-            scope.symbols.iter().filter(|(_, s)| want(s.kind)).map(|(n, _)| n.clone()).collect();
+            scope.types.iter().chain(&scope.consts).filter(|(_, s)| want(s.kind)).map(|(n, _)| n.clone()).collect();
         for (inc, &target) in &scope.includes {
-            for (n, s) in &self.scopes[target].symbols {
+            for (n, s) in self.scopes[target].types.iter().chain(&self.scopes[target].consts) {
                 if want(s.kind) {
                     candidates.push(format!("{inc}.{n}"));
                 }
@@ -417,7 +434,7 @@ impl<'a> Resolver<'a> {
         let names: Vec<String> =
             members.iter().map(|id| self.programs[id.program].typedefs[id.index].name.clone()).collect();
         let span_of = |id: &DefId| {
-            self.scopes[id.program].symbols.get(&self.programs[id.program].typedefs[id.index].name).map(|s| s.span)
+            self.scopes[id.program].types.get(&self.programs[id.program].typedefs[id.index].name).map(|s| s.span)
         };
         let Some(first) = members.first().and_then(span_of) else { return };
         let message = if names.len() == 1 {
@@ -677,20 +694,38 @@ impl<'a> Resolver<'a> {
     fn field_defaults(&mut self) {
         for pi in 0..self.parsed.len() {
             let mut si = 0;
+            let mut consts_above = 0;
             for def in &self.parsed[pi].document.definitions {
-                let Definition::Struct(s) = def else { continue };
-                for f in &s.fields {
-                    let Some(default) = &f.default else { continue };
-                    let Some(index) = self.programs[pi].structs[si].fields.iter().position(|m| m.name == f.name.name)
-                    else {
-                        continue;
-                    };
-                    let ty = self.programs[pi].structs[si].fields[index].ty.clone();
-                    let value = self.check_value(pi, &ty, default, consts::Limit::All, None);
-                    self.programs[pi].structs[si].fields[index].default = value;
+                match def {
+                    Definition::Const(_) => consts_above += 1,
+                    Definition::Struct(s) => {
+                        // Checked on a copy: a default may be a struct value
+                        // of this very struct, whose fields must stay visible.
+                        let mut fields = self.programs[pi].structs[si].fields.clone();
+                        self.check_defaults(pi, &s.fields, &mut fields, consts::Limit::Above(consts_above));
+                        self.programs[pi].structs[si].fields = fields;
+                        si += 1;
+                    }
+                    _ => {}
                 }
-                si += 1;
             }
+        }
+    }
+
+    /// Checks the defaults written in `ast_fields` against the types of the
+    /// resolved `fields`, and stores them there.
+    fn check_defaults(
+        &mut self,
+        program: usize,
+        ast_fields: &[ast::Field],
+        fields: &mut [Field],
+        limit: consts::Limit,
+    ) {
+        for f in ast_fields {
+            let Some(default) = &f.default else { continue };
+            let Some(field) = fields.iter_mut().find(|m| m.name == f.name.name) else { continue };
+            let ty = field.ty.clone();
+            field.default = self.check_value(program, &ty, default, limit, None);
         }
     }
 
@@ -698,7 +733,11 @@ impl<'a> Resolver<'a> {
 
     fn services(&mut self) {
         for pi in 0..self.parsed.len() {
+            let mut consts_above = 0;
             for def in &self.parsed[pi].document.definitions {
+                if let Definition::Const(_) = def {
+                    consts_above += 1;
+                }
                 let Definition::Service(s) = def else { continue };
                 let extends = s.extends.as_ref().and_then(|e| self.resolve_extends(pi, e));
                 let mut functions = Vec::new();
@@ -717,7 +756,7 @@ impl<'a> Resolver<'a> {
                         continue;
                     }
                     names.insert(&f.name.name, f.name.span);
-                    if let Some(func) = self.function(pi, &s.name.name, f) {
+                    if let Some(func) = self.function(pi, &s.name.name, f, consts::Limit::Above(consts_above)) {
                         functions.push(func);
                     }
                 }
@@ -760,12 +799,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn function(&mut self, program: usize, service: &str, f: &ast::Function) -> Option<Function> {
+    /// Resolves one method; `limit` says which constants argument defaults may use.
+    fn function(&mut self, program: usize, service: &str, f: &ast::Function, limit: consts::Limit) -> Option<Function> {
         let owner = format!("{service}.{}", f.name.name);
-        let args = self.field_list(program, &f.args, &FieldList { item: "argument", owner: &owner, union: false });
+        let mut args = self.field_list(program, &f.args, &FieldList { item: "argument", owner: &owner, union: false });
+        self.check_defaults(program, &f.args, &mut args, limit);
         let throws_ast = f.throws.as_ref().map(|(t, _)| t.as_slice()).unwrap_or(&[]);
-        let throws =
+        let mut throws =
             self.field_list(program, throws_ast, &FieldList { item: "exception", owner: &owner, union: false });
+        self.check_defaults(program, throws_ast, &mut throws, limit);
         let mut ok = true;
         for (t, ast_field) in throws.iter().zip(throws_ast) {
             let is_exception = match self.true_type(&t.ty) {
@@ -839,10 +881,14 @@ impl<'a> Resolver<'a> {
                 let mut parent = self.programs[pi].services[si].extends;
                 while let Some(p) = parent {
                     if !seen.insert(p) {
-                        if let Some(e) = service_ast.and_then(|s| s.extends.as_ref()) {
+                        // Reported once per service on the cycle; a service
+                        // that only leads into a cycle is not on it.
+                        if p == me
+                            && let Some(e) = service_ast.and_then(|s| s.extends.as_ref())
+                        {
                             self.diags.push(
                                 Diagnostic::error(
-                                    codes::EXTENDS_NOT_SERVICE,
+                                    codes::EXTENDS_CYCLE,
                                     e.span,
                                     format!(
                                         "service `{}` extends itself through `{}`",
@@ -896,10 +942,6 @@ impl<'a> Resolver<'a> {
                 _ => None,
             })
             .nth(id.index)
-    }
-
-    fn location(&self, span: Span) -> String {
-        self.sources.location(span)
     }
 }
 

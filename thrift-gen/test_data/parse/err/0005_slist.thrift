@@ -1,0 +1,4 @@
+# expect: TG0013
+struct Old {
+  1: slist names
+}

@@ -1,0 +1,2 @@
+# expect: TG0005
+const i64 TOO_BIG = 9223372036854775808

@@ -1,0 +1,2 @@
+# expect: TG0005
+const i64 TOO_SMALL = -0x8000000000000001

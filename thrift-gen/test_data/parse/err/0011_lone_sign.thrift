@@ -1,0 +1,2 @@
+# expect: TG0006
+const i32 SIGN = - 5

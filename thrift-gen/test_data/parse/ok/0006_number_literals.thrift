@@ -1,0 +1,20 @@
+# Integer and floating-point literal forms.
+const i64 DECIMAL = 42
+const i64 PLUS = +42
+const i64 NEGATIVE = -42
+const i64 HEX = 0x7FffFFff
+const i64 NEGATIVE_HEX = -0x10
+const i64 I64_MAX = 9223372036854775807
+const i64 I64_MIN = -9223372036854775808
+const i64 HEX_MAX = 0x7fffffffffffffff
+const double FRACTION = 1.5
+const double LEADING_DOT = .5
+const double EXPONENT = 1e3
+const double SIGNED_EXPONENT = -1.5E-2
+const double PLUS_EXPONENT = 2.5e+10
+const double ZERO = 0.0
+const i32 TRUE_IS_ONE = true
+const i32 FALSE_IS_ZERO = false
+const bool BOOL_TRUE = true
+const bool BOOL_ONE = 1
+const bool BOOL_ZERO = 0

@@ -1,0 +1,4 @@
+# expect: TG0040
+struct Remote {
+  1: other.Thing thing
+}

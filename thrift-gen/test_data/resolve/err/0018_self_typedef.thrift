@@ -1,0 +1,2 @@
+# expect: TG0041
+typedef T T

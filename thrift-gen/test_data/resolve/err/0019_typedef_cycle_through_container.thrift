@@ -1,0 +1,3 @@
+# expect: TG0041
+typedef list<Rows> Table
+typedef Table Rows

@@ -1,0 +1,2 @@
+# expect: TG0043
+const i64 COUNT = 2.5

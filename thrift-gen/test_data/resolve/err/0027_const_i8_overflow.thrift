@@ -1,0 +1,2 @@
+# expect: TG0005
+const i8 BYTE = 300

@@ -1,0 +1,4 @@
+# expect: TG0035
+struct Zero {
+  0: i32 n
+}

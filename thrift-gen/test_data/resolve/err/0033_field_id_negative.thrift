@@ -1,0 +1,4 @@
+# expect: TG0035
+struct Negative {
+  -1: i32 n
+}

@@ -1,0 +1,4 @@
+# expect: TG0053
+service Child extends Parent {
+  void call()
+}

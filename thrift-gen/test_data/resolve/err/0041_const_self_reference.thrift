@@ -1,0 +1,2 @@
+# expect: TG0045
+const i32 LOOP = LOOP

@@ -1,0 +1,3 @@
+struct FromA {
+  1: i32 n
+}

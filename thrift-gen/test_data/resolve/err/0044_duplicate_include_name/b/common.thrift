@@ -1,0 +1,3 @@
+struct FromB {
+  1: i32 n
+}

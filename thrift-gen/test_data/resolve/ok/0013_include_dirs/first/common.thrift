@@ -1,0 +1,3 @@
+struct FromFirst {
+  1: i32 n
+}

@@ -1,0 +1,3 @@
+include "leaf.thrift"
+
+const i32 LEAF_VALUE = leaf.BESIDE_MIDDLE

@@ -1,0 +1,5 @@
+include "shared.thrift"
+
+struct Wrapper {
+  1: shared.Id id
+}

@@ -1,0 +1,1 @@
+typedef i64 Id

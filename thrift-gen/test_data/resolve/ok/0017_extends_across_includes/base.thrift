@@ -1,0 +1,4 @@
+service Root {
+  void root(),
+  i32 version()
+}
