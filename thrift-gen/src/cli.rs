@@ -20,7 +20,7 @@ use crate::{FsLoader, GeneratedFile, Options, RustOptions, check, generate, writ
                   Example: thrift-mu2sls --gen rust -out src/gen idl/*.thrift"
 )]
 pub(crate) struct Cli {
-    /// Generator and options: `rust[:opt,opt=value]` (`rs` is an alias). Options: btree, rustfmt
+    /// Generator and options: `rust[:opt,opt=value]` (`rs` is an alias). Options: btree, serde, apache_compat, rustfmt
     #[arg(long = "gen", value_name = "STR")]
     generator: Vec<String>,
 

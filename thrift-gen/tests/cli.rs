@@ -164,7 +164,13 @@ fn unknown_generator_option_lists_the_valid_ones() {
     sandbox.write("a.thrift", SHAPES);
     let run = sandbox.run(&["--gen", "rust:frob", "a.thrift"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("unknown option `frob` for generator `rust`; valid options: btree"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "unknown option `frob` for generator `rust`; valid options: apache_compat, btree, rustfmt, serde"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

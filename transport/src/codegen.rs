@@ -10,3 +10,17 @@ pub use uuid::Uuid;
 
 #[doc(hidden)]
 pub use crate::codec::{Decode, DecodeError, Encode, Output, Protocol, Reader, TType, Writer};
+
+/// What code generated with `--gen rust:apache_compat` uses.
+#[cfg(feature = "apache-compat")]
+#[doc(hidden)]
+pub mod apache {
+    pub use crate::compat::{read, write};
+    pub use thrift::Result;
+    pub use thrift::protocol::{TInputProtocol, TOutputProtocol, TSerializable};
+}
+
+/// Serde, for code generated with `--gen rust:serde` (feature `serde`).
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+pub use serde;

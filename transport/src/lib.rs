@@ -13,6 +13,8 @@
 
 pub mod codec;
 pub mod codegen;
+#[cfg(feature = "apache-compat")]
+pub mod compat;
 mod store;
 
 pub use store::{

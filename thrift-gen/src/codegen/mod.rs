@@ -45,6 +45,14 @@ pub struct RustOptions {
     pub btree: bool,
     /// How `mod.rs` refers to the module files.
     pub module_style: ModuleStyle,
+    /// `apache_compat`: also implement Apache's `TSerializable` for every
+    /// struct, union and exception (the runtime needs its `apache-compat`
+    /// feature).
+    pub apache_compat: bool,
+    /// `serde`: derive `Serialize` and `Deserialize` for every type (the
+    /// runtime needs its `serde` feature; the user's crate needs no serde
+    /// dependency of its own).
+    pub serde: bool,
     /// `rustfmt`: format the output with `rustfmt` instead of leaving
     /// prettyplease's layout. Applied by the CLI front (it runs a program);
     /// the pure generator ignores it.
@@ -53,7 +61,7 @@ pub struct RustOptions {
 
 impl RustOptions {
     /// The option names `--gen rust:` accepts.
-    pub const VALID: &'static [&'static str] = &["btree", "rustfmt"];
+    pub const VALID: &'static [&'static str] = &["apache_compat", "btree", "rustfmt", "serde"];
 
     /// Applies one `name` or `name=value` option.
     pub fn set(&mut self, option: &str) -> Result<(), String> {
@@ -61,7 +69,11 @@ impl RustOptions {
         match (name, value) {
             ("btree", None) => self.btree = true,
             ("rustfmt", None) => self.rustfmt = true,
-            ("btree" | "rustfmt", Some(v)) => return Err(format!("option `{name}` takes no value (got `{v}`)")),
+            ("apache_compat", None) => self.apache_compat = true,
+            ("serde", None) => self.serde = true,
+            ("btree" | "rustfmt" | "apache_compat" | "serde", Some(v)) => {
+                return Err(format!("option `{name}` takes no value (got `{v}`)"));
+            }
             _ => {
                 return Err(format!(
                     "unknown option `{name}` for generator `rust`; valid options: {}",
@@ -279,6 +291,20 @@ fn double_lit(d: f64) -> TokenStream {
 }
 
 impl Generator<'_> {
+    /// Serde derives (with `serde`), through the runtime's re-export so the
+    /// user's crate needs no serde dependency.
+    fn serde_attrs(&self, transparent: bool) -> TokenStream {
+        if !self.options.serde {
+            return TokenStream::new();
+        }
+        let transparent = transparent.then(|| quote! { #[serde(transparent)] });
+        quote! {
+            #[derive(::mu2sls::codegen::serde::Serialize, ::mu2sls::codegen::serde::Deserialize)]
+            #[serde(crate = "::mu2sls::codegen::serde")]
+            #transparent
+        }
+    }
+
     fn program(&self, p: usize, traits: &types::TraitTable) -> TokenStream {
         let program = &self.model.programs[p];
         let mut out = TokenStream::new();
@@ -383,12 +409,14 @@ impl Generator<'_> {
             .unzip();
         let default = e.values.first().map_or_else(|| quote! { 0 }, |v| int_lit(i64::from(v.value)));
         let enum_name = e.name.as_str();
+        let serde = self.serde_attrs(true);
         quote! {
             #doc
             ///
             /// An open enum: values other than the declared ones (from a newer
             /// peer, say) are kept as they are.
             #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            #serde
             #[repr(transparent)]
             pub struct #name(pub i32);
 

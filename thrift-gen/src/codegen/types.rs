@@ -80,12 +80,34 @@ impl Generator<'_> {
     }
 
     pub(super) fn structure(&self, p: usize, id: DefId, s: &Struct, traits: &TraitTable) -> TokenStream {
-        if s.kind == StructKind::Union {
-            return self.union(p, id, s, traits);
+        let mut out =
+            if s.kind == StructKind::Union { self.union(p, id, s, traits) } else { self.plain(p, id, s, traits) };
+        if self.options.apache_compat {
+            let name = names::ident(&names::type_name(&s.name));
+            out.extend(quote! {
+                impl ::mu2sls::codegen::apache::TSerializable for #name {
+                    fn read_from_in_protocol(
+                        i: &mut dyn ::mu2sls::codegen::apache::TInputProtocol,
+                    ) -> ::mu2sls::codegen::apache::Result<Self> {
+                        ::mu2sls::codegen::apache::read(i)
+                    }
+                    fn write_to_out_protocol(
+                        &self,
+                        o: &mut dyn ::mu2sls::codegen::apache::TOutputProtocol,
+                    ) -> ::mu2sls::codegen::apache::Result<()> {
+                        ::mu2sls::codegen::apache::write(self, o)
+                    }
+                }
+            });
         }
+        out
+    }
+
+    fn plain(&self, p: usize, id: DefId, s: &Struct, traits: &TraitTable) -> TokenStream {
         let doc = doc_attrs(&s.doc);
         let name = names::ident(&names::type_name(&s.name));
         let derives = traits.derives(id, self.options.btree);
+        let serde = self.serde_attrs(false);
         let idents: Vec<_> = s.fields.iter().map(|f| names::ident(&names::snake_name(&f.name))).collect();
         let docs: Vec<_> = s.fields.iter().map(|f| doc_attrs(&f.doc)).collect();
         let types: Vec<_> = s.fields.iter().map(|f| self.field_type(p, f)).collect();
@@ -175,6 +197,7 @@ impl Generator<'_> {
         quote! {
             #doc
             #derives
+            #serde
             pub struct #name {
                 #( #docs pub #idents: #types, )*
             }
@@ -222,6 +245,7 @@ impl Generator<'_> {
         let doc = doc_attrs(&s.doc);
         let name = names::ident(&names::type_name(&s.name));
         let derives = traits.derives(id, self.options.btree);
+        let serde = self.serde_attrs(false);
         let variants: Vec<_> = s.fields.iter().map(|f| names::ident(&names::type_name(&f.name))).collect();
         let unknown = if variants.iter().any(|v| v == "Unknown") {
             format_ident!("UnknownField")
@@ -247,6 +271,7 @@ impl Generator<'_> {
         quote! {
             #doc
             #derives
+            #serde
             pub enum #name {
                 #( #docs #variants(#types), )*
                 /// A member this version of the IDL does not know (its field

@@ -32,6 +32,13 @@ pub enum DecodeErrorKind {
     MissingRequired(&'static str),
     /// A value of the right wire type but outside its domain.
     InvalidValue(&'static str),
+    /// The message is larger than [`Limits::max_message_size`](super::Limits).
+    MessageTooLarge {
+        /// The message's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// A message could not be decoded. Carries the byte offset where decoding
@@ -100,6 +107,9 @@ impl fmt::Display for DecodeError {
             DecodeErrorKind::BadMessageHeader(w) => write!(f, "bad message header {w:#010x}")?,
             DecodeErrorKind::MissingRequired(name) => write!(f, "required field `{name}` is missing")?,
             DecodeErrorKind::InvalidValue(what) => write!(f, "invalid value: {what}")?,
+            DecodeErrorKind::MessageTooLarge { size, limit } => {
+                write!(f, "message of {size} bytes exceeds the limit of {limit}")?
+            }
         }
         write!(f, " at byte {}", self.offset)?;
         if !self.path.is_empty() {

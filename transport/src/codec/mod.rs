@@ -111,11 +111,14 @@ pub struct MessageHeader {
 pub struct Limits {
     /// How deeply structs and containers may nest (64, as Apache).
     pub max_depth: usize,
+    /// The largest message accepted, in bytes (16,384,000 by default, as
+    /// Apache's C++ and Python servers). Transports enforce it per frame.
+    pub max_message_size: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 64 }
+        Limits { max_depth: 64, max_message_size: 16_384_000 }
     }
 }
 
@@ -620,7 +623,19 @@ pub fn encode<P: Protocol, T: Encode + ?Sized>(value: &T) -> Bytes {
     out.freeze()
 }
 
-/// Decodes one value from the start of `bytes` (trailing bytes are ignored).
+/// Decodes one value from the start of `bytes` (trailing bytes are
+/// ignored), with the default [`Limits`].
 pub fn decode<P: Protocol, T: Decode>(bytes: &Bytes) -> Result<T, DecodeError> {
-    T::decode(&mut Reader::<P>::new(bytes))
+    decode_with_limits::<P, T>(bytes, Limits::default())
+}
+
+/// Decodes one value from the start of `bytes` within `limits`.
+pub fn decode_with_limits<P: Protocol, T: Decode>(bytes: &Bytes, limits: Limits) -> Result<T, DecodeError> {
+    if bytes.len() > limits.max_message_size {
+        return Err(DecodeError::new(
+            DecodeErrorKind::MessageTooLarge { size: bytes.len(), limit: limits.max_message_size },
+            0,
+        ));
+    }
+    T::decode(&mut Reader::<P>::with_limits(bytes, limits))
 }

@@ -250,6 +250,15 @@ fn nesting_is_limited_in_reads_and_skips() {
 }
 
 #[test]
+fn oversized_messages_are_rejected_up_front() {
+    let limits = Limits { max_message_size: 4, ..Limits::default() };
+    let b = Bytes::from_static(&[0, 0, 0, 0, 0]);
+    let e = decode_with_limits::<Binary, i32>(&b, limits).unwrap_err();
+    assert_eq!(e.kind(), &DecodeErrorKind::MessageTooLarge { size: 5, limit: 4 });
+    assert_eq!(decode_with_limits::<Binary, i32>(&b.slice(..4), limits).unwrap(), 0);
+}
+
+#[test]
 fn invalid_utf8_strings_are_errors() {
     let b = Bytes::from_static(&[0, 0, 0, 2, 0xc3, 0x28]);
     let e = Reader::<Binary>::new(&b).string().unwrap_err();
