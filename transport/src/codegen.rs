@@ -9,7 +9,15 @@ pub use bytes::Bytes;
 pub use uuid::Uuid;
 
 #[doc(hidden)]
-pub use crate::codec::{Decode, DecodeError, Encode, Output, Protocol, Reader, TType, Writer};
+pub use crate::client::{CallError, Channel, Reply, missing_result};
+#[doc(hidden)]
+pub use crate::codec::{BinaryRef, Decode, DecodeError, Encode, Output, Protocol, Reader, TType, Writer};
+#[doc(hidden)]
+pub use crate::protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
+#[doc(hidden)]
+pub use crate::service::{
+    CallContext, Dispatch, MethodKind, decode_args, exception_reply, protocol_error_reply, reply,
+};
 
 /// What code generated with `--gen rust:apache_compat` uses.
 #[cfg(feature = "apache-compat")]

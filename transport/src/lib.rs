@@ -11,15 +11,25 @@
 //! [`MemoryStore`], and (cargo feature `sled`, on by default) the durable,
 //! group-committing `SledStore`.
 
+mod client;
 pub mod codec;
 pub mod codegen;
 #[cfg(feature = "apache-compat")]
 pub mod compat;
+mod protocol;
+mod server;
+mod service;
 mod store;
+mod transport;
 
+pub use client::{CallError, Channel, ChannelBuilder, Reply, TransportError};
+pub use protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
+pub use server::{Server, ServerBuilder};
+pub use service::{CallContext, Dispatch, MethodKind};
 pub use store::{
     Batch, Condition, Corruption, Key, KeyDecodeError, KeyPart, MemoryStore, Op, Outcome, Page, Store, StoreBackend,
     StoreError, StoreOperation, Version, Versioned,
 };
 #[cfg(feature = "sled")]
 pub use store::{Durability, SledOptions, SledStore};
+pub use transport::{FrameError, Framing, MessageCodec, ProtocolKind};

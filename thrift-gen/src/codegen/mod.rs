@@ -14,6 +14,7 @@
 //! Structs, unions, exceptions and services come with the codec.
 
 mod names;
+mod service;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -322,6 +323,9 @@ impl Generator<'_> {
         }
         for c in &program.consts {
             out.extend(self.constant(p, &c.doc, &c.name, &c.ty, &c.value));
+        }
+        for (i, s) in program.services.iter().enumerate() {
+            out.extend(self.service(p, DefId { program: p, index: i }, s));
         }
         out
     }

@@ -86,6 +86,8 @@ mod case_0002;
 mod case_0003;
 #[path = "../../test_data/codegen/0004_btree_apache_compat/expected/mod.rs"]
 mod case_0004;
+#[path = "../../test_data/codegen/0005_services/expected/mod.rs"]
+mod case_0005;
 
 #[test]
 fn generated_values_are_the_idl_values() {
@@ -301,5 +303,197 @@ mod generated_round_trips {
 
         #[test]
         fn expressions(e in expr()) { same(&e, |a, b| a == b)?; }
+    }
+}
+
+mod services {
+    //! Generated servers and clients talk over loopback, in every framing
+    //! and protocol.
+
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::case_0005::base_service::Base;
+    use super::case_0005::calc::*;
+    use mu2sls::{
+        ApplicationExceptionKind, CallContext, CallError, Channel, Framing, ProtocolKind, Server, ServiceError,
+    };
+    use tokio::sync::oneshot;
+
+    #[derive(Default)]
+    struct Calc {
+        resets: AtomicI64,
+        log: Mutex<Vec<String>>,
+        logged: Mutex<Option<oneshot::Sender<()>>>,
+    }
+
+    impl Base for Calc {
+        async fn ping(&self, _cx: &CallContext, who: String) -> Result<String, ServiceError<mu2sls::NoException>> {
+            Ok(format!("pong {who}"))
+        }
+    }
+
+    impl Calculator for Calc {
+        async fn add(&self, _: &CallContext, a: i64, b: i64) -> Result<i64, ServiceError<mu2sls::NoException>> {
+            if a == 666 {
+                panic!("the handler broke");
+            }
+            Ok(a + b)
+        }
+
+        async fn divide(
+            &self,
+            _: &CallContext,
+            a: i64,
+            b: i64,
+        ) -> Result<i64, ServiceError<CalculatorDivideException>> {
+            if b == 0 {
+                return Err(DivideByZero { message: format!("{a} / 0") }.into());
+            }
+            if a == i64::MIN && b == -1 {
+                return Err(Overflow { limit: i64::MAX }.into());
+            }
+            if b == 7 {
+                return Err(ServiceError::internal("seven is unlucky"));
+            }
+            Ok(a / b)
+        }
+
+        async fn reset(&self, _: &CallContext) -> Result<(), ServiceError<mu2sls::NoException>> {
+            self.resets.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+
+        async fn log(&self, _: &CallContext, line: String) -> Result<(), ServiceError<mu2sls::NoException>> {
+            self.log.lock().unwrap().push(line);
+            if let Some(tx) = self.logged.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            Ok(())
+        }
+
+        async fn echo_bytes(
+            &self,
+            _: &CallContext,
+            data: mu2sls::codegen::Bytes,
+            extra: Option<mu2sls::codegen::Bytes>,
+        ) -> Result<mu2sls::codegen::Bytes, ServiceError<mu2sls::NoException>> {
+            let mut v = data.to_vec();
+            v.extend_from_slice(extra.as_deref().unwrap_or_default());
+            Ok(v.into())
+        }
+
+        async fn sums(&self, _: &CallContext, pairs: Vec<Pair>) -> Result<Vec<i64>, ServiceError<mu2sls::NoException>> {
+            Ok(pairs.iter().map(|p| p.a + p.b).collect())
+        }
+
+        async fn r#type(&self, _: &CallContext, m: bool) -> Result<(), ServiceError<mu2sls::NoException>> {
+            if m { Ok(()) } else { Err(ServiceError::internal("no match")) }
+        }
+    }
+
+    async fn exercise(framing: Framing, protocol: ProtocolKind) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (logged_tx, logged_rx) = oneshot::channel();
+        let calc = Calc { logged: Mutex::new(Some(logged_tx)), ..Calc::default() };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            Server::builder()
+                .build()
+                .serve(listener, CalculatorServer::new(calc), async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        let channel = Channel::builder(addr.to_string()).framing(framing).protocol(protocol).build();
+        let client = CalculatorClient::new(channel.clone());
+
+        assert_eq!(client.add(2, 3).await.unwrap(), 5);
+        assert_eq!(client.divide(9, 2).await.unwrap(), 4);
+        match client.divide(1, 0).await {
+            Err(CallError::Exception(CalculatorDivideException::Zero(e))) => assert_eq!(e.message, "1 / 0"),
+            other => panic!("expected DivideByZero, got {other:?}"),
+        }
+        match client.divide(i64::MIN, -1).await {
+            Err(CallError::Exception(CalculatorDivideException::Overflow(e))) => assert_eq!(e.limit, i64::MAX),
+            other => panic!("expected Overflow, got {other:?}"),
+        }
+        match client.divide(1, 7).await {
+            Err(CallError::Application(e)) => {
+                assert_eq!(e.kind, ApplicationExceptionKind::INTERNAL_ERROR);
+                assert_eq!(e.message, "seven is unlucky");
+            }
+            other => panic!("expected an application exception, got {other:?}"),
+        }
+        match client.add(666, 0).await {
+            Err(CallError::Application(e)) => {
+                assert_eq!(e.kind, ApplicationExceptionKind::INTERNAL_ERROR);
+                assert!(e.message.contains("the handler broke"), "{}", e.message);
+            }
+            other => panic!("a panic becomes INTERNAL_ERROR, got {other:?}"),
+        }
+        client.reset().await.unwrap();
+        client.log("hello").await.unwrap();
+        logged_rx.await.unwrap();
+        // A normal call after a oneway one gets its own reply, not a stray one.
+        assert_eq!(client.ping("me").await.unwrap(), "pong me");
+        assert_eq!(&client.echo_bytes(b"ab", Some(b"cd")).await.unwrap()[..], b"abcd");
+        assert_eq!(&client.echo_bytes(b"", None).await.unwrap()[..], b"");
+        let pairs = vec![Pair { a: 1, b: 2 }, Pair { a: -5, b: 5 }];
+        assert_eq!(client.sums(&pairs).await.unwrap(), vec![3, 0]);
+        client.r#type(true).await.unwrap();
+        assert!(matches!(client.r#type(false).await, Err(CallError::Application(_))));
+
+        // Concurrent calls share the connection and each gets its own reply.
+        let calls = (0..50i64).map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move { (i, c.add(i, i).await.unwrap()) })
+        });
+        for call in calls {
+            let (i, sum) = call.await.unwrap();
+            assert_eq!(sum, 2 * i);
+        }
+
+        // An unknown method is an UNKNOWN_METHOD exception.
+        let reply = channel.call("frobnicate", &AddArgsForUnknown).await.unwrap();
+        match reply.result::<CalculatorAddResult, mu2sls::NoException>() {
+            Err(CallError::Application(e)) => assert_eq!(e.kind, ApplicationExceptionKind::UNKNOWN_METHOD),
+            other => panic!("expected UNKNOWN_METHOD, got {other:?}"),
+        }
+
+        stop_tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+
+    /// An empty arguments struct, for calling a method the server lacks.
+    struct AddArgsForUnknown;
+
+    impl mu2sls::codec::Encode for AddArgsForUnknown {
+        const TTYPE: mu2sls::codec::TType = mu2sls::codec::TType::Struct;
+        fn encode<P: mu2sls::codec::Protocol, O: mu2sls::codec::Output>(&self, w: &mut mu2sls::codec::Writer<P, O>) {
+            w.struct_begin();
+            w.struct_end();
+        }
+    }
+
+    #[tokio::test]
+    async fn framed_binary() {
+        exercise(Framing::Framed, ProtocolKind::Binary).await;
+    }
+
+    #[tokio::test]
+    async fn framed_compact() {
+        exercise(Framing::Framed, ProtocolKind::Compact).await;
+    }
+
+    #[tokio::test]
+    async fn buffered_binary() {
+        exercise(Framing::Buffered, ProtocolKind::Binary).await;
+    }
+
+    #[tokio::test]
+    async fn buffered_compact() {
+        exercise(Framing::Buffered, ProtocolKind::Compact).await;
     }
 }

@@ -46,7 +46,7 @@ impl Generator<'_> {
     }
 
     /// The Rust type of a field: boxed if recursive, `Option` if optional.
-    fn field_type(&self, p: usize, f: &Field) -> TokenStream {
+    pub(super) fn field_type(&self, p: usize, f: &Field) -> TokenStream {
         let mut ty = self.rust_type(p, &f.ty);
         if f.recursive {
             ty = quote! { ::std::boxed::Box<#ty> };
@@ -104,10 +104,16 @@ impl Generator<'_> {
     }
 
     fn plain(&self, p: usize, id: DefId, s: &Struct, traits: &TraitTable) -> TokenStream {
-        let doc = doc_attrs(&s.doc);
-        let name = names::ident(&names::type_name(&s.name));
         let derives = traits.derives(id, self.options.btree);
         let serde = self.serde_attrs(false);
+        self.plain_with(p, s, derives, serde)
+    }
+
+    /// A struct or exception with the given derive attributes (also used
+    /// for the hidden argument structs of service methods).
+    pub(super) fn plain_with(&self, p: usize, s: &Struct, derives: TokenStream, serde: TokenStream) -> TokenStream {
+        let doc = doc_attrs(&s.doc);
+        let name = names::ident(&names::type_name(&s.name));
         let idents: Vec<_> = s.fields.iter().map(|f| names::ident(&names::snake_name(&f.name))).collect();
         let docs: Vec<_> = s.fields.iter().map(|f| doc_attrs(&f.doc)).collect();
         let types: Vec<_> = s.fields.iter().map(|f| self.field_type(p, f)).collect();

@@ -1,7 +1,9 @@
 //! The binary protocol: fixed-width big-endian numbers, i32 length
 //! prefixes, strict message headers on write and both forms on read.
 
-use super::{DecodeError, DecodeErrorKind, MessageHeader, MessageType, Output, Protocol, Reader, TType, sealed};
+use super::{
+    DecodeError, DecodeErrorKind, MessageHeader, MessageType, Output, Protocol, ProtocolKind, Reader, TType, sealed,
+};
 
 /// Apache's binary protocol (`TBinaryProtocol`, strict writes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -55,6 +57,7 @@ fn len_i32(len: usize) -> [u8; 4] {
 }
 
 impl Protocol for Binary {
+    const KIND: ProtocolKind = ProtocolKind::Binary;
     type WriteState = ();
     type ReadState = ();
 

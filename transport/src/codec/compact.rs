@@ -5,7 +5,9 @@
 //! popped at struct end, so fields after a nested struct (or after a
 //! `list<struct>`) get the right delta base.
 
-use super::{DecodeError, DecodeErrorKind, MessageHeader, MessageType, Output, Protocol, Reader, TType, sealed};
+use super::{
+    DecodeError, DecodeErrorKind, MessageHeader, MessageType, Output, Protocol, ProtocolKind, Reader, TType, sealed,
+};
 
 /// Apache's compact protocol (`TCompactProtocol`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -133,6 +135,7 @@ fn write_field_header<O: Output>(o: &mut O, s: &mut WriteState, n: u8, id: i16) 
 }
 
 impl Protocol for Compact {
+    const KIND: ProtocolKind = ProtocolKind::Compact;
     type WriteState = WriteState;
     type ReadState = ReadState;
 

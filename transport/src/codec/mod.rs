@@ -27,6 +27,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub use binary::Binary;
 pub use compact::Compact;
 pub use error::{DecodeError, DecodeErrorKind};
+pub use values::BinaryRef;
 
 /// Wire types, independent of the protocol's numbering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -106,6 +107,16 @@ pub struct MessageHeader {
     pub seq: i32,
 }
 
+/// Which Thrift protocol a connection or message uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProtocolKind {
+    /// `TBinaryProtocol` (strict), the default.
+    #[default]
+    Binary,
+    /// `TCompactProtocol`.
+    Compact,
+}
+
 /// Bounds on what a [`Reader`] accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -129,6 +140,8 @@ mod sealed {
 /// A Thrift protocol: [`Binary`] or [`Compact`]. Sealed; the methods are
 /// the primitives [`Writer`] and [`Reader`] dispatch to.
 pub trait Protocol: sealed::Sealed + Copy + Default + Send + Sync + fmt::Debug + 'static {
+    /// Which protocol this is, as a value.
+    const KIND: ProtocolKind;
     #[doc(hidden)]
     type WriteState: Default + Send;
     #[doc(hidden)]
@@ -341,7 +354,10 @@ impl<P: Protocol, O: Output> Writer<P, O> {
 
 /// Reads values in protocol `P` from one whole message held in [`Bytes`].
 pub struct Reader<'a, P: Protocol> {
-    buf: &'a Bytes,
+    buf: &'a [u8],
+    /// The `Bytes` that `buf` is, when there is one: `binary` values are
+    /// then slices of it instead of copies.
+    owner: Option<&'a Bytes>,
     pos: usize,
     depth: usize,
     limits: Limits,
@@ -356,12 +372,24 @@ impl<'a, P: Protocol> Reader<'a, P> {
 
     /// A reader over `buf` with explicit limits.
     pub fn with_limits(buf: &'a Bytes, limits: Limits) -> Reader<'a, P> {
-        Reader { buf, pos: 0, depth: 0, limits, state: P::ReadState::default() }
+        Reader { buf, owner: Some(buf), pos: 0, depth: 0, limits, state: P::ReadState::default() }
+    }
+
+    /// A reader over a plain slice (`binary` values are copied). For
+    /// finding where a message ends in a stream without copying it first.
+    pub fn from_slice(buf: &'a [u8], limits: Limits) -> Reader<'a, P> {
+        Reader { buf, owner: None, pos: 0, depth: 0, limits, state: P::ReadState::default() }
     }
 
     /// Bytes read so far.
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// Moves to byte `pos` (clamped to the input): to start reading after
+    /// a header that was already parsed.
+    pub fn skip_to(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
     }
 
     /// Bytes not yet read.
@@ -494,7 +522,10 @@ impl<'a, P: Protocol> Reader<'a, P> {
     pub fn binary(&mut self) -> Result<Bytes, DecodeError> {
         let len = P::read_len(self)?;
         let r = self.range(len)?;
-        Ok(self.buf.slice(r))
+        Ok(match self.owner {
+            Some(owner) => owner.slice(r),
+            None => Bytes::copy_from_slice(&self.buf[r]),
+        })
     }
     /// A `uuid`.
     pub fn uuid(&mut self) -> Result<uuid::Uuid, DecodeError> {

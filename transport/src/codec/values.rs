@@ -259,3 +259,24 @@ impl<K: Decode + Encode + Ord, V: Decode + Encode> Decode for BTreeMap<K, V> {
         Ok(map)
     }
 }
+
+impl<T: Encode + ?Sized> Encode for &T {
+    const TTYPE: TType = T::TTYPE;
+    #[inline]
+    fn encode<P: Protocol, O: Output>(&self, w: &mut Writer<P, O>) {
+        (**self).encode(w);
+    }
+}
+
+/// Borrowed bytes written as a Thrift `binary` (a `&[u8]` alone would be a
+/// `list<i8>`). Generated clients take `binary` arguments as `&[u8]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BinaryRef<'a>(pub &'a [u8]);
+
+impl Encode for BinaryRef<'_> {
+    const TTYPE: TType = TType::Binary;
+    #[inline]
+    fn encode<P: Protocol, O: Output>(&self, w: &mut Writer<P, O>) {
+        w.binary(self.0);
+    }
+}

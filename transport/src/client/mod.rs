@@ -1,0 +1,349 @@
+//! The tokio client: a [`Channel`] to one server, shared by every clone,
+//! carrying calls concurrently over one connection.
+//!
+//! Each call gets a sequence id; a reader task hands each reply to the
+//! caller waiting for that id, so replies may come back in any order (ours)
+//! or in request order (Apache servers). A lost connection fails the calls
+//! waiting on it and is re-established by the next call. Calls are never
+//! retried here: whether a retry is safe is for a layer above to decide.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::Framed;
+use tracing::debug;
+
+use crate::codec::{Binary, Compact, Decode, DecodeError, Encode, MessageHeader, MessageType, Protocol, Reader};
+use crate::protocol::{ApplicationException, ApplicationExceptionKind};
+use crate::service::encode_message;
+use crate::transport::{FrameError, Framing, MessageCodec, ProtocolKind};
+
+/// Why a call got no reply. Whether the server ran it is unknown unless
+/// the error says otherwise ([`TransportError::is_not_executed`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// Connecting failed: the call was not sent.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address tried.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The connection broke before the reply arrived.
+    #[error("connection lost: {0}")]
+    Closed(String),
+    /// No reply within the deadline.
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// The reply is not a valid Thrift message, or not the one expected.
+    #[error("bad reply: {0}")]
+    BadReply(String),
+}
+
+impl TransportError {
+    /// Whether the call certainly did not reach the server (safe to retry).
+    pub fn is_not_executed(&self) -> bool {
+        matches!(self, TransportError::Connect { .. })
+    }
+}
+
+/// Why a call of a generated client failed: a declared exception, an
+/// undeclared failure on the server, or no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError<E> {
+    /// One of the method's declared exceptions.
+    #[error("declared exception: {0:?}")]
+    Exception(E),
+    /// The server answered with an `ApplicationException`.
+    #[error("application exception: {0}")]
+    Application(ApplicationException),
+    /// No (valid) reply.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+/// A reply message, undecoded.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    frame: Bytes,
+    body_at: usize,
+    header: MessageHeader,
+    protocol: ProtocolKind,
+}
+
+impl Reply {
+    /// The message header.
+    pub fn header(&self) -> &MessageHeader {
+        &self.header
+    }
+
+    /// Decodes the result struct; an EXCEPTION message becomes
+    /// [`CallError::Application`].
+    pub fn result<R: Decode, E>(&self) -> Result<R, CallError<E>> {
+        match self.protocol {
+            ProtocolKind::Binary => self.result_in::<Binary, R, E>(),
+            ProtocolKind::Compact => self.result_in::<Compact, R, E>(),
+        }
+    }
+
+    fn result_in<P: Protocol, R: Decode, E>(&self) -> Result<R, CallError<E>> {
+        let mut r = Reader::<P>::new(&self.frame);
+        r.skip_to(self.body_at);
+        let bad = |e: DecodeError| CallError::Transport(TransportError::BadReply(e.to_string()));
+        if self.header.kind == MessageType::Exception {
+            return Err(CallError::Application(ApplicationException::decode(&mut r).map_err(bad)?));
+        }
+        R::decode(&mut r).map_err(bad)
+    }
+}
+
+/// The error for a non-void reply without a result.
+pub fn missing_result(method: &str) -> ApplicationException {
+    ApplicationException::new(ApplicationExceptionKind::MISSING_RESULT, format!("`{method}` returned no result"))
+}
+
+/// Channel settings.
+#[derive(Clone, Debug)]
+pub struct ChannelBuilder {
+    addr: String,
+    framing: Framing,
+    protocol: ProtocolKind,
+    timeout: Duration,
+    max_frame: usize,
+}
+
+impl ChannelBuilder {
+    /// Framed (the default) or buffered.
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// Binary (the default) or compact.
+    pub fn protocol(mut self, protocol: ProtocolKind) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// How long a call waits for its reply (30 s by default).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest reply accepted (16,384,000 bytes by default).
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+
+    /// The channel. It connects on first use.
+    pub fn build(self) -> Channel {
+        Channel { inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), conn: tokio::sync::Mutex::new(None) }) }
+    }
+}
+
+/// A connection to one server, shared by all clones; generated clients
+/// send their calls through it.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ChannelBuilder,
+    seq: AtomicI32,
+    conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
+}
+
+type Waiters = Arc<Mutex<Option<HashMap<i32, oneshot::Sender<Bytes>>>>>;
+
+#[derive(Debug)]
+struct Connection {
+    outgoing: mpsc::Sender<Bytes>,
+    /// Callers waiting for replies, by sequence id; `None` once the
+    /// connection is gone.
+    waiters: Waiters,
+}
+
+impl Channel {
+    /// Settings for a channel to `addr` (`host:port`).
+    pub fn builder(addr: impl Into<String>) -> ChannelBuilder {
+        ChannelBuilder {
+            addr: addr.into(),
+            framing: Framing::Framed,
+            protocol: ProtocolKind::Binary,
+            timeout: Duration::from_secs(30),
+            max_frame: 16_384_000,
+        }
+    }
+
+    /// A channel to `addr` with the defaults (framed, binary).
+    pub fn new(addr: impl Into<String>) -> Channel {
+        Channel::builder(addr).build()
+    }
+
+    fn next_seq(&self) -> i32 {
+        // Sequence ids start at 1, as Apache's clients; they wrap after 2^31.
+        self.inner.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+
+    async fn connection(&self) -> Result<Arc<Connection>, TransportError> {
+        let mut slot = self.inner.conn.lock().await;
+        if let Some(c) = slot.as_ref()
+            && !c.outgoing.is_closed()
+        {
+            return Ok(c.clone());
+        }
+        let cfg = &self.inner.config;
+        let stream = TcpStream::connect(&cfg.addr)
+            .await
+            .map_err(|source| TransportError::Connect { addr: cfg.addr.clone(), source })?;
+        let _ = stream.set_nodelay(true);
+        let framed = Framed::new(stream, MessageCodec::new(cfg.framing, cfg.protocol, cfg.max_frame));
+        let (sink, stream) = framed.split();
+        let (tx, rx) = mpsc::channel::<Bytes>(1024);
+        let waiters: Waiters = Arc::new(Mutex::new(Some(HashMap::new())));
+        tokio::spawn(write_loop(sink, rx));
+        tokio::spawn(read_loop(stream, waiters.clone(), cfg.protocol));
+        let conn = Arc::new(Connection { outgoing: tx, waiters });
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Sends a call of `method` with `args` (the arguments struct) and waits
+    /// for its reply.
+    pub async fn call<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
+        let seq = self.next_seq();
+        let message = self.encode(method, MessageType::Call, seq, args);
+        let conn = self.connection().await?;
+        let (tx, rx) = oneshot::channel();
+        match conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(w) => w.insert(seq, tx),
+            None => return Err(TransportError::Closed("connection closed".into())),
+        };
+        if conn.outgoing.send(message).await.is_err() {
+            return Err(TransportError::Closed("connection closed before the call was sent".into()));
+        }
+        let timeout = self.inner.config.timeout;
+        let frame = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(frame)) => frame,
+            Ok(Err(_)) => return Err(TransportError::Closed("connection lost before the reply".into())),
+            Err(_) => {
+                if let Some(w) = conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    w.remove(&seq);
+                }
+                return Err(TransportError::Timeout(timeout));
+            }
+        };
+        self.reply(frame, method, seq)
+    }
+
+    /// Sends a oneway call; returns once it is handed to the connection.
+    pub async fn call_oneway<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<(), TransportError> {
+        let seq = self.next_seq();
+        let message = self.encode(method, MessageType::Oneway, seq, args);
+        let conn = self.connection().await?;
+        conn.outgoing.send(message).await.map_err(|_| TransportError::Closed("connection closed".into()))
+    }
+
+    fn encode<A: Encode + ?Sized>(&self, method: &str, kind: MessageType, seq: i32, args: &A) -> Bytes {
+        match self.inner.config.protocol {
+            ProtocolKind::Binary => encode_message::<Binary, A>(method, kind, seq, args),
+            ProtocolKind::Compact => encode_message::<Compact, A>(method, kind, seq, args),
+        }
+    }
+
+    fn reply(&self, frame: Bytes, method: &str, seq: i32) -> Result<Reply, TransportError> {
+        let protocol = self.inner.config.protocol;
+        let (header, body_at) = match protocol {
+            ProtocolKind::Binary => read_header::<Binary>(&frame),
+            ProtocolKind::Compact => read_header::<Compact>(&frame),
+        }
+        .map_err(|e| TransportError::BadReply(e.to_string()))?;
+        if header.seq != seq {
+            return Err(TransportError::BadReply(format!("sequence id {} for call {seq}", header.seq)));
+        }
+        let name = header.name.rsplit_once(':').map_or(header.name.as_str(), |(_, m)| m);
+        if name != method {
+            return Err(TransportError::BadReply(format!("reply names `{}`, the call was `{method}`", header.name)));
+        }
+        if !matches!(header.kind, MessageType::Reply | MessageType::Exception) {
+            return Err(TransportError::BadReply(format!("a {:?} message in reply", header.kind)));
+        }
+        Ok(Reply { frame, body_at, header, protocol })
+    }
+}
+
+fn read_header<P: Protocol>(frame: &Bytes) -> Result<(MessageHeader, usize), DecodeError> {
+    let mut r = Reader::<P>::new(frame);
+    let h = r.message_begin()?;
+    Ok((h, r.position()))
+}
+
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<Framed<TcpStream, MessageCodec>, Bytes>,
+    mut rx: mpsc::Receiver<Bytes>,
+) {
+    while let Some(first) = rx.recv().await {
+        // Gather what is already queued and flush once.
+        let mut result = sink.feed(first).await;
+        while result.is_ok() {
+            match rx.try_recv() {
+                Ok(next) => result = sink.feed(next).await,
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = result.and(sink.flush().await) {
+            debug!(error = %e, "write failed; closing the connection");
+            return;
+        }
+    }
+}
+
+async fn read_loop(
+    mut stream: futures_util::stream::SplitStream<Framed<TcpStream, MessageCodec>>,
+    waiters: Waiters,
+    protocol: ProtocolKind,
+) {
+    while let Some(frame) = stream.next().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(FrameError::Io(e)) => {
+                debug!(error = %e, "connection lost");
+                break;
+            }
+            Err(e) => {
+                debug!(error = %e, "undecodable reply stream; closing");
+                break;
+            }
+        };
+        let seq = match protocol {
+            ProtocolKind::Binary => read_header::<Binary>(&frame),
+            ProtocolKind::Compact => read_header::<Compact>(&frame),
+        }
+        .map(|(h, _)| h.seq);
+        let Ok(seq) = seq else {
+            debug!("reply without a readable header; closing");
+            break;
+        };
+        let waiter = waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut().and_then(|w| w.remove(&seq));
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(frame);
+            }
+            None => debug!(seq, "reply for no waiting call (timed out?); dropped"),
+        }
+    }
+    // Fail every waiting call by dropping its sender.
+    waiters.lock().unwrap_or_else(|p| p.into_inner()).take();
+}

@@ -1,0 +1,250 @@
+//! Frames over byte streams: Apache's framed (4-byte length) and buffered
+//! (unframed) transports, and recognising what a connection speaks from
+//! its first bytes.
+//!
+//! One [`MessageCodec`] serves clients and servers: it cuts a stream into
+//! whole messages (`Bytes`, one per call or reply) and writes messages back
+//! with the same framing. Unframed messages have no length, so their end is
+//! found by walking the message with the codec (`Reader::skip`), without
+//! copying it.
+
+use std::io;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+pub use crate::codec::ProtocolKind;
+use crate::codec::{Binary, Compact, DecodeErrorKind, Limits, Protocol, Reader, TType};
+
+/// How messages are delimited on a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// `TFramedTransport`: a 4-byte big-endian length before each message.
+    /// The default.
+    #[default]
+    Framed,
+    /// `TBufferedTransport`: messages back to back.
+    Buffered,
+}
+
+/// What the first bytes of a connection say it speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    /// Thrift messages with this framing and protocol.
+    Thrift(Framing, ProtocolKind),
+    /// An HTTP request.
+    Http,
+    /// Apache THeader (`0x0FFF` after the length).
+    Header,
+    /// Nothing we know.
+    Unknown,
+}
+
+fn protocol_at(b: &[u8]) -> Option<ProtocolKind> {
+    match b {
+        [0x80, 0x01, ..] => Some(ProtocolKind::Binary),
+        [0x82, vt, ..] if vt & 0x1f == 1 => Some(ProtocolKind::Compact),
+        _ => None,
+    }
+}
+
+/// Recognises a connection from its first bytes, as Apache's C++ and Python
+/// servers do; `None` means more bytes are needed.
+pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
+    if b.len() < 2 {
+        return None;
+    }
+    if let Some(p) = protocol_at(b) {
+        return Some(Sniffed::Thrift(Framing::Buffered, p));
+    }
+    if b.len() < 4 {
+        return None;
+    }
+    if b.starts_with(b"POST") || b.starts_with(b"GET ") {
+        return Some(Sniffed::Http);
+    }
+    if b.len() < 6 {
+        return None;
+    }
+    let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    if len == 0 || len > max_frame {
+        return Some(Sniffed::Unknown);
+    }
+    Some(match (protocol_at(&b[4..]), &b[4..6]) {
+        (Some(p), _) => Sniffed::Thrift(Framing::Framed, p),
+        (None, [0x0f, 0xff]) => Sniffed::Header,
+        _ => Sniffed::Unknown,
+    })
+}
+
+/// Why a stream could not be cut into messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// Reading or writing failed.
+    #[error("connection error: {0}")]
+    Io(#[from] io::Error),
+    /// A frame (or an unframed message) is larger than the limit.
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The size seen so far (at least).
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// An unframed message is not a valid Thrift message.
+    #[error("invalid unframed message: {0}")]
+    Invalid(crate::codec::DecodeError),
+}
+
+/// Cuts a byte stream into messages and writes messages with one framing.
+#[derive(Clone, Debug)]
+pub struct MessageCodec {
+    framing: Framing,
+    protocol: ProtocolKind,
+    max_frame: usize,
+}
+
+impl MessageCodec {
+    /// A codec for `framing` and `protocol`, accepting messages up to
+    /// `max_frame` bytes.
+    pub fn new(framing: Framing, protocol: ProtocolKind, max_frame: usize) -> MessageCodec {
+        MessageCodec { framing, protocol, max_frame }
+    }
+
+    fn unframed_len<P: Protocol>(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        let mut r = Reader::<P>::from_slice(buf, Limits { max_message_size: self.max_frame, ..Limits::default() });
+        let walked = r.message_begin().and_then(|_| r.skip(TType::Struct));
+        match walked {
+            Ok(()) => Ok(Some(r.position())),
+            Err(e) if *e.kind() == DecodeErrorKind::UnexpectedEof => {
+                if buf.len() > self.max_frame {
+                    Err(FrameError::TooLarge { size: buf.len(), limit: self.max_frame })
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => Err(FrameError::Invalid(e)),
+        }
+    }
+}
+
+impl Decoder for MessageCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        match self.framing {
+            Framing::Framed => {
+                if buf.len() < 4 {
+                    return Ok(None);
+                }
+                let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+                if len > self.max_frame {
+                    return Err(FrameError::TooLarge { size: len, limit: self.max_frame });
+                }
+                if buf.len() < 4 + len {
+                    buf.reserve(4 + len - buf.len());
+                    return Ok(None);
+                }
+                buf.advance(4);
+                Ok(Some(buf.split_to(len).freeze()))
+            }
+            Framing::Buffered => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let len = match self.protocol {
+                    ProtocolKind::Binary => self.unframed_len::<Binary>(buf)?,
+                    ProtocolKind::Compact => self.unframed_len::<Compact>(buf)?,
+                };
+                Ok(len.map(|n| buf.split_to(n).freeze()))
+            }
+        }
+    }
+}
+
+impl Encoder<Bytes> for MessageCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, message: Bytes, buf: &mut BytesMut) -> Result<(), FrameError> {
+        if message.len() > self.max_frame {
+            return Err(FrameError::TooLarge { size: message.len(), limit: self.max_frame });
+        }
+        if self.framing == Framing::Framed {
+            buf.reserve(4 + message.len());
+            buf.put_u32(message.len() as u32);
+        }
+        buf.extend_from_slice(&message);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{MessageType, Writer};
+
+    fn message<P: Protocol>() -> Vec<u8> {
+        let mut w = Writer::<P, Vec<u8>>::new(Vec::new());
+        w.message_begin("ping", MessageType::Call, 1);
+        w.struct_begin();
+        w.field_begin(TType::Binary, 1);
+        w.string("hello");
+        w.struct_end();
+        w.into_inner()
+    }
+
+    #[test]
+    fn sniffing_follows_apache() {
+        let bin = message::<Binary>();
+        let compact = message::<Compact>();
+        assert_eq!(sniff(&bin, 1 << 20), Some(Sniffed::Thrift(Framing::Buffered, ProtocolKind::Binary)));
+        assert_eq!(sniff(&compact, 1 << 20), Some(Sniffed::Thrift(Framing::Buffered, ProtocolKind::Compact)));
+        let mut framed = (bin.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&bin);
+        assert_eq!(sniff(&framed, 1 << 20), Some(Sniffed::Thrift(Framing::Framed, ProtocolKind::Binary)));
+        assert_eq!(sniff(&framed[..5], 1 << 20), None, "needs six bytes to see the protocol");
+        assert_eq!(sniff(&framed, 4), Some(Sniffed::Unknown), "a length over the limit is not a frame");
+        assert_eq!(sniff(b"POST / HTTP/1.1\r\n", 1 << 20), Some(Sniffed::Http));
+        assert_eq!(sniff(&[0, 0, 0, 20, 0x0f, 0xff], 1 << 20), Some(Sniffed::Header));
+        assert_eq!(sniff(b"\x16\x03\x01\x00\x00\x00", 1 << 20), Some(Sniffed::Unknown));
+    }
+
+    #[test]
+    fn unframed_messages_are_cut_where_they_end() {
+        let mut codec = MessageCodec::new(Framing::Buffered, ProtocolKind::Compact, 1 << 20);
+        let one = message::<Compact>();
+        let mut stream = BytesMut::new();
+        stream.extend_from_slice(&one);
+        stream.extend_from_slice(&one[..3]);
+        assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&one[..]));
+        assert_eq!(codec.decode(&mut stream).unwrap(), None, "a partial message waits");
+        stream.extend_from_slice(&one[3..]);
+        assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&one[..]));
+        assert!(stream.is_empty());
+    }
+
+    #[test]
+    fn frames_over_the_limit_are_refused() {
+        let mut codec = MessageCodec::new(Framing::Framed, ProtocolKind::Binary, 10);
+        let mut stream = BytesMut::from(&[0, 0, 0, 11][..]);
+        assert!(matches!(codec.decode(&mut stream), Err(FrameError::TooLarge { size: 11, limit: 10 })));
+        let mut codec = MessageCodec::new(Framing::Buffered, ProtocolKind::Binary, 8);
+        let mut stream = BytesMut::from(&message::<Binary>()[..]);
+        assert!(matches!(codec.decode(&mut stream), Err(FrameError::TooLarge { .. })));
+        let mut stream = BytesMut::from(&[0x80, 0x01, 0x00, 0x09, 0, 0, 0, 0][..]);
+        let mut codec = MessageCodec::new(Framing::Buffered, ProtocolKind::Binary, 1 << 20);
+        assert!(matches!(codec.decode(&mut stream), Err(FrameError::Invalid(_))));
+    }
+
+    #[test]
+    fn framed_round_trip() {
+        let mut codec = MessageCodec::new(Framing::Framed, ProtocolKind::Binary, 1 << 20);
+        let msg = Bytes::from(message::<Binary>());
+        let mut out = BytesMut::new();
+        codec.encode(msg.clone(), &mut out).unwrap();
+        assert_eq!(&out[..4], &(msg.len() as u32).to_be_bytes());
+        assert_eq!(codec.decode(&mut out).unwrap(), Some(msg));
+    }
+}
