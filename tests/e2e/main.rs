@@ -1,3 +1,4 @@
 //! End-to-end tests.
 
+mod codec_interop;
 mod synth;

@@ -347,6 +347,8 @@ pub mod codes {
     pub const CONST_TYPE_MISMATCH: &str = "TG0043";
     /// A reference to a constant defined further down.
     pub const CONST_FORWARD_REFERENCE: &str = "TG0045";
+    /// Constants whose references to each other expand to too large a value.
+    pub const CONST_TOO_LARGE: &str = "TG0046";
     /// A `oneway` method with a result.
     pub const ONEWAY_RESULT: &str = "TG0050";
     /// A `oneway` method with `throws`.

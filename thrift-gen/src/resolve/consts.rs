@@ -39,11 +39,20 @@ struct Entry<'a> {
     state: State,
 }
 
+/// How many values (plus string bytes) one run may copy by expanding
+/// references to constants. Each use of a constant copies its value, so
+/// constants that each use the one before twice (`B = [A, A]`,
+/// `C = [B, B]`, ...) double at every step: 40 such lines would take
+/// exponential time and memory. Real IDL stays far below the limit.
+const MAX_EXPANDED: usize = 1 << 16;
+
 /// Per program, per constant (in source order): its AST and whether it
 /// checked out.
 #[derive(Default)]
 pub(super) struct ConstTable<'a> {
     programs: Vec<Vec<Entry<'a>>>,
+    /// How much of [`MAX_EXPANDED`] the run has used.
+    expanded: usize,
 }
 
 impl<'a> ConstTable<'a> {
@@ -108,6 +117,30 @@ impl Resolver<'_> {
         limit: Limit,
         via: Option<Span>,
     ) -> Option<Value> {
+        // Under a reference (`via`) every value checked is a copy of the
+        // referenced constant's: it counts against MAX_EXPANDED.
+        if let Some(at) = via {
+            let cost = match &v.kind {
+                ConstValueKind::String(s) => 1 + s.len(),
+                _ => 1,
+            };
+            let before = self.consts.expanded;
+            self.consts.expanded = before.saturating_add(cost);
+            if self.consts.expanded > MAX_EXPANDED {
+                if before <= MAX_EXPANDED {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::CONST_TOO_LARGE,
+                            at,
+                            format!("references to constants expand to more than {MAX_EXPANDED} values"),
+                        )
+                        .with_label("expanding this reference passes the limit")
+                        .with_note("each use of a constant copies its value, and copies of copies grow fast"),
+                    );
+                }
+                return None;
+            }
+        }
         if let ConstValueKind::Ident(name) = &v.kind {
             return self.check_ident(program, expected, name, v.span, limit, via);
         }
@@ -376,5 +409,27 @@ impl Resolver<'_> {
         }
         self.diags.push(d);
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{MemoryLoader, Options, check, codes};
+
+    /// Found by fuzzing (`fuzz/`, target `check`): each constant uses the
+    /// one before twice, so `C17` alone is 2^17 copies of `C0`, and every
+    /// line more doubled the time and memory of the check.
+    #[test]
+    fn doubling_constants_stop_at_the_expansion_limit() {
+        let mut idl = String::from("struct S { 1: list<S> k }\nconst S C0 = {\"k\": []}\n");
+        for i in 1..=17 {
+            idl += &format!("const S C{i} = {{\"k\": [C{p}, C{p}]}}\n", p = i - 1);
+        }
+        let mut files = MemoryLoader::new();
+        files.add("doubling.thrift", idl);
+        let out = check(&files, &["doubling.thrift".into()], &Options::default());
+        let found: Vec<&str> = out.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(found, [codes::CONST_TOO_LARGE], "{}", out.render_diagnostics(true, false));
+        assert!(out.model.is_none());
     }
 }

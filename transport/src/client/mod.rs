@@ -256,6 +256,53 @@ impl Channel {
         conn.outgoing.send(message).await.map_err(|_| TransportError::Closed("connection closed".into()))
     }
 
+    /// Sends a whole request message encoded elsewhere (by Apache's
+    /// generated client, say) in this channel's protocol, and returns the
+    /// whole reply message (`None` for a oneway message). The message's
+    /// sequence id is swapped for one of this channel's on the way out and
+    /// back on the way in, so many callers can share the channel.
+    pub async fn call_raw(&self, message: Bytes) -> Result<Option<Bytes>, TransportError> {
+        let bad = |e: DecodeError| TransportError::BadReply(format!("cannot read the request's header: {e}"));
+        let (header, body_at) = self.read_header(&message).map_err(bad)?;
+        let seq = self.next_seq();
+        let body = message.slice(body_at..);
+        let outgoing = self.encode(&header.name, header.kind, seq, &RawBody(&body));
+        let conn = self.connection().await?;
+        if header.kind == MessageType::Oneway {
+            conn.outgoing.send(outgoing).await.map_err(|_| TransportError::Closed("connection closed".into()))?;
+            return Ok(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        match conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(w) => w.insert(seq, tx),
+            None => return Err(TransportError::Closed("connection closed".into())),
+        };
+        if conn.outgoing.send(outgoing).await.is_err() {
+            return Err(TransportError::Closed("connection closed before the call was sent".into()));
+        }
+        let timeout = self.inner.config.timeout;
+        let frame = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(frame)) => frame,
+            Ok(Err(_)) => return Err(TransportError::Closed("connection lost before the reply".into())),
+            Err(_) => {
+                if let Some(w) = conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    w.remove(&seq);
+                }
+                return Err(TransportError::Timeout(timeout));
+            }
+        };
+        let (reply, reply_at) = self.read_header(&frame).map_err(|e| TransportError::BadReply(e.to_string()))?;
+        let reply_body = frame.slice(reply_at..);
+        Ok(Some(self.encode(&reply.name, reply.kind, header.seq, &RawBody(&reply_body))))
+    }
+
+    fn read_header(&self, frame: &Bytes) -> Result<(MessageHeader, usize), DecodeError> {
+        match self.inner.config.protocol {
+            ProtocolKind::Binary => read_header::<Binary>(frame),
+            ProtocolKind::Compact => read_header::<Compact>(frame),
+        }
+    }
+
     fn encode<A: Encode + ?Sized>(&self, method: &str, kind: MessageType, seq: i32, args: &A) -> Bytes {
         match self.inner.config.protocol {
             ProtocolKind::Binary => encode_message::<Binary, A>(method, kind, seq, args),
@@ -281,6 +328,16 @@ impl Channel {
             return Err(TransportError::BadReply(format!("a {:?} message in reply", header.kind)));
         }
         Ok(Reply { frame, body_at, header, protocol })
+    }
+}
+
+/// An already encoded message body, written as is.
+struct RawBody<'a>(&'a [u8]);
+
+impl Encode for RawBody<'_> {
+    const TTYPE: crate::codec::TType = crate::codec::TType::Struct;
+    fn encode<P: Protocol, O: crate::codec::Output>(&self, w: &mut crate::codec::Writer<P, O>) {
+        w.raw(self.0);
     }
 }
 

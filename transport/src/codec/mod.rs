@@ -335,6 +335,12 @@ impl<P: Protocol, O: Output> Writer<P, O> {
     pub fn uuid(&mut self, v: &uuid::Uuid) {
         self.out.put_slice(v.as_bytes());
     }
+    /// Bytes already encoded in this protocol, copied as they are.
+    #[doc(hidden)]
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.out.put_slice(bytes);
+    }
+
     /// A list header; `len` elements follow.
     #[inline]
     pub fn list_begin(&mut self, elem: TType, len: usize) {

@@ -1,5 +1,10 @@
 //! Interoperation with Apache's `thrift` crate (feature `apache-compat`).
 //!
+//! - [`serve_processor`] serves an Apache-generated `TProcessor` (from
+//!   `thrift --gen rs`) with our tokio server: the app keeps its handlers.
+//! - [`MuChannel`] is a `TIoChannel` for Apache-generated clients that sends
+//!   their calls through our [`Channel`](crate::Channel).
+//!
 //! [`write()`] and [`read()`] move any type with our [`Encode`]/[`Decode`]
 //! impls through Apache's `TOutputProtocol`/`TInputProtocol`, whatever the
 //! protocol behind them: the value is encoded with our binary codec, and
@@ -49,6 +54,10 @@ use thrift::protocol::{
 use thrift::{ProtocolError, ProtocolErrorKind};
 
 use crate::codec::{Binary, Decode, DecodeError, Encode, decode, encode};
+
+mod processor;
+
+pub use processor::{MuChannel, ProcessorService, serve_processor};
 
 /// How deeply a replayed value may nest, as Apache's own skip limit.
 const MAX_DEPTH: usize = 64;
