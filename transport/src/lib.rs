@@ -16,6 +16,8 @@ pub mod codec;
 pub mod codegen;
 #[cfg(feature = "apache-compat")]
 pub mod compat;
+mod exactly_once;
+pub mod layer;
 mod protocol;
 mod server;
 mod service;
@@ -23,9 +25,16 @@ mod store;
 mod transport;
 
 pub use client::{CallError, Channel, ChannelBuilder, Reply, TransportError};
+pub use exactly_once::{
+    BoxError, CallId, CallIdError, CallIdProblem, CallMeta, Clock, Collector, CollectorReport, Ctx, Engine,
+    EngineConfig, EngineError, GcReport, Intent, ManualClock, Redriver, Request, StepKind, StepValue, SystemClock, Tx,
+    TxError, TxInterrupt,
+};
 pub use protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
 pub use server::{Server, ServerBuilder};
-pub use service::{CallContext, Dispatch, MethodKind};
+pub use service::{
+    CallContext, Dispatch, DispatchService, Identity, Incoming, Layer, MethodKind, Service, Stack, exception_for,
+};
 pub use store::{
     Batch, Condition, Corruption, Key, KeyDecodeError, KeyPart, MemoryStore, Op, Outcome, Page, Store, StoreBackend,
     StoreError, StoreOperation, Version, Versioned,

@@ -1,5 +1,12 @@
-//! The server side of a call: its context, and the [`Dispatch`] trait that
-//! generated `XServer` types implement.
+//! The server side of a call: its context, the [`Dispatch`] trait that
+//! generated `XServer` types implement, and the [`Service`]/[`Layer`]
+//! middleware model the server runs calls through.
+//!
+//! [`Service`] is shaped like motore's (an `async fn call(&self, cx, req)`,
+//! no `poll_ready`): a Thrift server has no back-pressure to signal per
+//! service (the connection limit and per-connection in-flight cap do that),
+//! and borrowing the context mutably lets a layer (the exactly-once layer,
+//! later) add what it learns for the layers inside it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -70,6 +77,127 @@ pub trait Dispatch: Send + Sync + 'static {
         frame: Bytes,
         args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send;
+}
+
+/// One middleware step: handles a request with a context, possibly by
+/// calling an inner service.
+pub trait Service<Cx, Req>: Send + Sync {
+    /// What a call returns.
+    type Response;
+    /// What a call fails with.
+    type Error;
+    /// Handles one request.
+    fn call(&self, cx: &mut Cx, req: Req) -> impl Future<Output = Result<Self::Response, Self::Error>> + Send;
+}
+
+/// Wraps a service in another (a timeout, a log, exactly-once).
+pub trait Layer<S> {
+    /// The wrapping service.
+    type Service;
+    /// Wraps `inner`.
+    fn layer(&self, inner: S) -> Self::Service;
+}
+
+/// The layer that adds nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Identity;
+
+impl<S> Layer<S> for Identity {
+    type Service = S;
+    fn layer(&self, inner: S) -> S {
+        inner
+    }
+}
+
+/// Two layers, `outer` around `inner`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stack<Outer, Inner> {
+    outer: Outer,
+    inner: Inner,
+}
+
+impl<Outer, Inner> Stack<Outer, Inner> {
+    /// `outer` wrapped around `inner`.
+    pub fn new(outer: Outer, inner: Inner) -> Self {
+        Stack { outer, inner }
+    }
+}
+
+impl<S, Outer: Layer<Inner::Service>, Inner: Layer<S>> Layer<S> for Stack<Outer, Inner> {
+    type Service = Outer::Service;
+    fn layer(&self, service: S) -> Self::Service {
+        self.outer.layer(self.inner.layer(service))
+    }
+}
+
+/// An incoming call as the server's middleware sees it: the whole
+/// message, and where its arguments start.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    frame: Bytes,
+    args_at: usize,
+}
+
+impl Incoming {
+    /// A request for the message `frame` whose arguments start at `args_at`.
+    pub fn new(frame: Bytes, args_at: usize) -> Incoming {
+        Incoming { frame, args_at }
+    }
+
+    /// The whole request message, header included.
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+
+    /// Where the arguments start in [`Incoming::frame`].
+    pub fn args_at(&self) -> usize {
+        self.args_at
+    }
+}
+
+/// The innermost service of a server: hands the call to a [`Dispatch`],
+/// monomorphised for the call's protocol.
+#[derive(Debug)]
+pub struct DispatchService<D> {
+    dispatch: std::sync::Arc<D>,
+}
+
+impl<D> DispatchService<D> {
+    /// Serves calls with `dispatch`.
+    pub fn new(dispatch: std::sync::Arc<D>) -> Self {
+        DispatchService { dispatch }
+    }
+}
+
+impl<D: Dispatch> Service<CallContext, Incoming> for DispatchService<D> {
+    type Response = Option<Bytes>;
+    type Error = std::convert::Infallible;
+
+    fn call(
+        &self,
+        cx: &mut CallContext,
+        req: Incoming,
+    ) -> impl Future<Output = Result<Option<Bytes>, std::convert::Infallible>> + Send {
+        let cx = cx.clone();
+        async move {
+            Ok(match cx.protocol() {
+                ProtocolKind::Binary => {
+                    self.dispatch.dispatch::<crate::codec::Binary>(cx, req.frame, req.args_at).await
+                }
+                ProtocolKind::Compact => {
+                    self.dispatch.dispatch::<crate::codec::Compact>(cx, req.frame, req.args_at).await
+                }
+            })
+        }
+    }
+}
+
+/// An EXCEPTION message for `cx`'s call, in its protocol.
+pub fn exception_for(cx: &CallContext, e: &ApplicationException) -> Bytes {
+    match cx.protocol() {
+        ProtocolKind::Binary => exception_reply::<crate::codec::Binary>(cx, e),
+        ProtocolKind::Compact => exception_reply::<crate::codec::Compact>(cx, e),
+    }
 }
 
 /// Encodes a whole message (header and body) into one buffer of exactly

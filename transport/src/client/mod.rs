@@ -175,6 +175,15 @@ struct Connection {
     waiters: Waiters,
 }
 
+impl Connection {
+    /// Whether both halves still run. The reader ends first when the
+    /// server hangs up, while the writer idles on: checking the writer
+    /// alone would keep a dead connection forever.
+    fn is_open(&self) -> bool {
+        !self.outgoing.is_closed() && self.waiters.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+}
+
 impl Channel {
     /// Settings for a channel to `addr` (`host:port`).
     pub fn builder(addr: impl Into<String>) -> ChannelBuilder {
@@ -200,7 +209,7 @@ impl Channel {
     async fn connection(&self) -> Result<Arc<Connection>, TransportError> {
         let mut slot = self.inner.conn.lock().await;
         if let Some(c) = slot.as_ref()
-            && !c.outgoing.is_closed()
+            && c.is_open()
         {
             return Ok(c.clone());
         }
@@ -403,4 +412,42 @@ async fn read_loop(
     }
     // Fail every waiting call by dropping its sender.
     waiters.lock().unwrap_or_else(|p| p.into_inner()).take();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ApplicationException;
+
+    /// Any struct will do as arguments and result.
+    fn body() -> ApplicationException {
+        ApplicationException::new(ApplicationExceptionKind::UNKNOWN, "")
+    }
+
+    #[tokio::test]
+    async fn a_lost_connection_is_reestablished_by_the_next_call() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let codec = || MessageCodec::new(Framing::Framed, ProtocolKind::Binary, 1 << 20);
+        let server = tokio::spawn(async move {
+            // The first connection reads a call and hangs up unanswered.
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut first = Framed::new(stream, codec());
+            first.next().await.unwrap().unwrap();
+            drop(first);
+            // The second answers one call.
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut second = Framed::new(stream, codec());
+            let call = second.next().await.unwrap().unwrap();
+            let (header, _) = read_header::<Binary>(&call).unwrap();
+            let reply = encode_message::<Binary, _>(&header.name, MessageType::Reply, header.seq, &body());
+            second.send(reply).await.unwrap();
+        });
+        let channel = Channel::new(addr.to_string());
+        let lost = channel.call("ping", &body()).await;
+        assert!(matches!(lost, Err(TransportError::Closed(_))), "{lost:?}");
+        let reply = channel.call("ping", &body()).await.expect("the next call connects again");
+        assert_eq!((reply.header().kind, reply.header().seq), (MessageType::Reply, 2));
+        server.await.unwrap();
+    }
 }

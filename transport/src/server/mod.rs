@@ -6,6 +6,7 @@
 //! order, which every Apache client accepts. Handler panics become
 //! INTERNAL_ERROR exceptions; the connection stays up.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -24,21 +25,23 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::codec::{Binary, Compact, MessageType, Protocol, Reader};
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
-use crate::service::{CallContext, Dispatch, MethodKind, exception_reply};
+use crate::service::{
+    CallContext, Dispatch, DispatchService, Identity, Incoming, Layer, MethodKind, Service, Stack, exception_reply,
+};
 use crate::transport::{MessageCodec, ProtocolKind, Sniffed, sniff};
 
-/// Server settings.
+/// What a server enforces, shared by its connection tasks.
 #[derive(Clone, Debug)]
-pub struct ServerBuilder {
+struct Config {
     max_frame: usize,
     max_connections: usize,
     max_in_flight: usize,
     idle_timeout: Option<Duration>,
 }
 
-impl Default for ServerBuilder {
+impl Default for Config {
     fn default() -> Self {
-        ServerBuilder {
+        Config {
             max_frame: 16_384_000,
             max_connections: 10_000,
             max_in_flight: 64,
@@ -47,41 +50,55 @@ impl Default for ServerBuilder {
     }
 }
 
-impl ServerBuilder {
+/// Server settings and middleware. Layers added first are outermost:
+/// `.layer(A).layer(B)` runs a call through A, then B, then the handler.
+#[derive(Clone, Debug, Default)]
+pub struct ServerBuilder<L = Identity> {
+    config: Config,
+    layers: L,
+}
+
+impl<L> ServerBuilder<L> {
     /// The largest message accepted (16,384,000 bytes by default, as Apache).
     pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes;
+        self.config.max_frame = bytes;
         self
     }
 
     /// Connections served at once; more are closed on accept (10,000).
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
+        self.config.max_connections = n.max(1);
         self
     }
 
     /// Pipelined calls served at once per connection (64).
     pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.max_in_flight = n.max(1);
+        self.config.max_in_flight = n.max(1);
         self
     }
 
     /// Close connections idle this long (5 minutes); `None` never.
     pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
-        self.idle_timeout = t;
+        self.config.idle_timeout = t;
         self
     }
 
+    /// Adds a middleware layer inside the ones added before.
+    pub fn layer<N>(self, layer: N) -> ServerBuilder<Stack<L, N>> {
+        ServerBuilder { config: self.config, layers: Stack::new(self.layers, layer) }
+    }
+
     /// The configured server.
-    pub fn build(self) -> Server {
-        Server { config: Arc::new(self) }
+    pub fn build(self) -> Server<L> {
+        Server { config: Arc::new(self.config), layers: self.layers }
     }
 }
 
 /// A Thrift server. See the crate documentation for an example.
 #[derive(Clone, Debug)]
-pub struct Server {
-    config: Arc<ServerBuilder>,
+pub struct Server<L = Identity> {
+    config: Arc<Config>,
+    layers: L,
 }
 
 impl Server {
@@ -89,17 +106,25 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
+}
 
+impl<L> Server<L> {
     /// Serves `dispatch` on `listener` until `shutdown` completes; then stops
     /// accepting, lets every connection finish the calls it has read, and
     /// returns once all are closed.
-    pub async fn serve<D: Dispatch>(
+    pub async fn serve<D>(
         &self,
         listener: TcpListener,
         dispatch: D,
         shutdown: impl Future<Output = ()>,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<()>
+    where
+        D: Dispatch,
+        L: Layer<DispatchService<D>>,
+        L::Service: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible> + 'static,
+    {
         let dispatch = Arc::new(dispatch);
+        let service = Arc::new(self.layers.layer(DispatchService::new(dispatch.clone())));
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -120,12 +145,12 @@ impl Server {
                         warn!(%peer, "connection limit reached; closing");
                         continue;
                     };
+                    let calls = Calls { dispatch: dispatch.clone(), service: service.clone() };
                     let config = self.config.clone();
-                    let dispatch = dispatch.clone();
                     let stop = stop_rx.clone();
                     connections.spawn(
                         async move {
-                            if let Err(e) = connection(stream, peer, dispatch, config, stop).await {
+                            if let Err(e) = connection(stream, peer, calls, config, stop).await {
                                 debug!(error = %e, "connection closed with an error");
                             }
                             drop(permit);
@@ -150,13 +175,30 @@ impl Server {
     }
 }
 
-async fn connection<D: Dispatch>(
+/// What a connection serves calls with: the dispatcher (for its method
+/// table) and the middleware stack around it.
+struct Calls<D, S> {
+    dispatch: Arc<D>,
+    service: Arc<S>,
+}
+
+impl<D, S> Clone for Calls<D, S> {
+    fn clone(&self) -> Self {
+        Calls { dispatch: self.dispatch.clone(), service: self.service.clone() }
+    }
+}
+
+async fn connection<D, S>(
     mut stream: TcpStream,
     peer: SocketAddr,
-    dispatch: Arc<D>,
-    config: Arc<ServerBuilder>,
+    calls: Calls<D, S>,
+    config: Arc<Config>,
     stop: watch::Receiver<bool>,
-) -> Result<(), crate::transport::FrameError> {
+) -> Result<(), crate::transport::FrameError>
+where
+    D: Dispatch,
+    S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible> + 'static,
+{
     stream.set_nodelay(true)?;
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let sniffed = loop {
@@ -179,19 +221,27 @@ async fn connection<D: Dispatch>(
     parts.read_buf = buf;
     let framed = Framed::from_parts(parts);
     match protocol {
-        ProtocolKind::Binary => serve_messages::<Binary, D>(framed, peer, dispatch, config, stop).await,
-        ProtocolKind::Compact => serve_messages::<Compact, D>(framed, peer, dispatch, config, stop).await,
+        ProtocolKind::Binary => serve_messages::<Binary, D, S>(framed, peer, calls, config, stop).await,
+        ProtocolKind::Compact => serve_messages::<Compact, D, S>(framed, peer, calls, config, stop).await,
     }
 }
 
-async fn serve_messages<P: Protocol, D: Dispatch>(
+async fn serve_messages<P, D, S>(
     mut framed: Framed<TcpStream, MessageCodec>,
     peer: SocketAddr,
-    dispatch: Arc<D>,
-    config: Arc<ServerBuilder>,
+    calls: Calls<D, S>,
+    config: Arc<Config>,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), crate::transport::FrameError> {
+) -> Result<(), crate::transport::FrameError>
+where
+    P: Protocol,
+    D: Dispatch,
+    S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible> + 'static,
+{
     let mut in_flight = FuturesOrdered::new();
+    // Oneway calls have no reply to wait for: they run detached, so a slow
+    // oneway handler never holds up the replies of later calls.
+    let mut oneway = JoinSet::new();
     let idle = config.idle_timeout.unwrap_or(Duration::MAX);
     let mut reading = true;
     loop {
@@ -200,7 +250,10 @@ async fn serve_messages<P: Protocol, D: Dispatch>(
         }
         tokio::select! {
             frame = framed.next(), if reading && in_flight.len() < config.max_in_flight => match frame {
-                Some(Ok(frame)) => in_flight.push_back(handle::<P, D>(dispatch.clone(), frame, peer)),
+                Some(Ok(frame)) if is_oneway::<P, D>(&calls.dispatch, &frame) => {
+                    oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());
+                }
+                Some(Ok(frame)) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer)),
                 Some(Err(e)) => {
                     debug!(error = %e, "cannot read a message; closing after the calls in flight");
                     reading = false;
@@ -217,17 +270,47 @@ async fn serve_messages<P: Protocol, D: Dispatch>(
                     reading = false;
                 }
             }
-            () = tokio::time::sleep(idle), if reading && in_flight.is_empty() => {
+            Some(done) = oneway.join_next(), if !oneway.is_empty() => {
+                if let Err(e) = done {
+                    warn!(error = %e, "oneway call task failed");
+                }
+            }
+            () = tokio::time::sleep(idle), if reading && in_flight.is_empty() && oneway.is_empty() => {
                 debug!("idle timeout");
                 reading = false;
             }
         }
     }
+    // Let the oneway calls already read finish (graceful shutdown).
+    while let Some(done) = oneway.join_next().await {
+        if let Err(e) = done {
+            warn!(error = %e, "oneway call task failed");
+        }
+    }
     Ok(())
 }
 
+/// Whether a request is a oneway call: by its message type, or by the
+/// method (pre-0.9.3 clients send CALL for oneway methods).
+fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> bool {
+    match Reader::<P>::new(frame).message_begin() {
+        Ok(h) => {
+            let method = h.name.rsplit_once(':').map_or(h.name.as_str(), |(_, m)| m);
+            h.kind == MessageType::Oneway || dispatch.method_kind(method) == Some(MethodKind::Oneway)
+        }
+        Err(_) => false,
+    }
+}
+
 /// Serves one request message; the reply message, or `None` for oneway.
-async fn handle<P: Protocol, D: Dispatch>(dispatch: Arc<D>, frame: Bytes, peer: SocketAddr) -> Option<Bytes> {
+/// Every call is logged in a span with its method, sequence id, peer,
+/// protocol, and, once served, its status and duration.
+async fn handle<P, D, S>(calls: Calls<D, S>, frame: Bytes, peer: SocketAddr) -> Option<Bytes>
+where
+    P: Protocol,
+    D: Dispatch,
+    S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible>,
+{
     let mut r = Reader::<P>::new(&frame);
     let header = match r.message_begin() {
         Ok(h) => h,
@@ -240,42 +323,82 @@ async fn handle<P: Protocol, D: Dispatch>(dispatch: Arc<D>, frame: Bytes, peer: 
     let args_at = r.position();
     // Multiplexed clients send `Service:method`; replies carry the method.
     let method = header.name.rsplit_once(':').map_or(header.name.as_str(), |(_, m)| m).to_string();
-    let cx = CallContext::new(method, header.seq, Some(peer), P::KIND);
-    let span = info_span!("call", method = cx.method(), seq = cx.seq());
+    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND);
+    let span = info_span!(
+        "call",
+        method = cx.method(),
+        seq = cx.seq(),
+        %peer,
+        protocol = ?P::KIND,
+        status = tracing::field::Empty,
+        elapsed_us = tracing::field::Empty,
+    );
+    let record = span.clone();
     async move {
-        if !matches!(header.kind, MessageType::Call | MessageType::Oneway) {
-            let e = ApplicationException::new(
-                ApplicationExceptionKind::INVALID_MESSAGE_TYPE,
-                format!("a server accepts CALL and ONEWAY messages, not {:?}", header.kind),
-            );
-            return Some(exception_reply::<P>(&cx, &e));
-        }
-        let Some(kind) = dispatch.method_kind(cx.method()) else {
-            let e = ApplicationException::new(
-                ApplicationExceptionKind::UNKNOWN_METHOD,
-                format!("unknown method `{}`", cx.method()),
-            );
-            return Some(exception_reply::<P>(&cx, &e));
-        };
         let started = std::time::Instant::now();
-        let outcome = AssertUnwindSafe(dispatch.dispatch::<P>(cx.clone(), frame, args_at)).catch_unwind().await;
-        let reply = match outcome {
-            Ok(reply) => reply,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic".to_string());
-                warn!(panic = %what, "handler panicked");
-                (kind == MethodKind::Call).then(|| {
-                    exception_reply::<P>(&cx, &ApplicationException::internal(format!("handler panicked: {what}")))
-                })
-            }
-        };
-        tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "served");
+        let (reply, status) = serve_call::<P, D, S>(&calls, &mut cx, header.kind, frame, args_at).await;
+        record.record("status", status);
+        record.record("elapsed_us", started.elapsed().as_micros() as u64);
+        debug!("served");
         reply
     }
     .instrument(span)
     .await
+}
+
+async fn serve_call<P, D, S>(
+    calls: &Calls<D, S>,
+    cx: &mut CallContext,
+    kind: MessageType,
+    frame: Bytes,
+    args_at: usize,
+) -> (Option<Bytes>, &'static str)
+where
+    P: Protocol,
+    D: Dispatch,
+    S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible>,
+{
+    if !matches!(kind, MessageType::Call | MessageType::Oneway) {
+        let e = ApplicationException::new(
+            ApplicationExceptionKind::INVALID_MESSAGE_TYPE,
+            format!("a server accepts CALL and ONEWAY messages, not {kind:?}"),
+        );
+        return (Some(exception_reply::<P>(cx, &e)), "invalid message type");
+    }
+    let Some(method_kind) = calls.dispatch.method_kind(cx.method()) else {
+        let e = ApplicationException::new(
+            ApplicationExceptionKind::UNKNOWN_METHOD,
+            format!("unknown method `{}`", cx.method()),
+        );
+        return (Some(exception_reply::<P>(cx, &e)), "unknown method");
+    };
+    let snapshot = cx.clone();
+    let outcome = AssertUnwindSafe(calls.service.call(cx, Incoming::new(frame, args_at))).catch_unwind().await;
+    match outcome {
+        Ok(Ok(Some(reply))) => {
+            let status = match reply_kind::<P>(&reply) {
+                Some(MessageType::Exception) => "exception",
+                _ => "ok",
+            };
+            (Some(reply), status)
+        }
+        Ok(Ok(None)) => (None, "oneway"),
+        Ok(Err(never)) => match never {},
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            warn!(panic = %what, "handler panicked");
+            let reply = (method_kind == MethodKind::Call).then(|| {
+                exception_reply::<P>(&snapshot, &ApplicationException::internal(format!("handler panicked: {what}")))
+            });
+            (reply, "panic")
+        }
+    }
+}
+
+fn reply_kind<P: Protocol>(reply: &Bytes) -> Option<MessageType> {
+    Reader::<P>::new(reply).message_begin().ok().map(|h| h.kind)
 }

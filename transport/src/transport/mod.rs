@@ -115,16 +115,26 @@ impl MessageCodec {
     fn unframed_len<P: Protocol>(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
         let mut r = Reader::<P>::from_slice(buf, Limits { max_message_size: self.max_frame, ..Limits::default() });
         let walked = r.message_begin().and_then(|_| r.skip(TType::Struct));
-        match walked {
-            Ok(()) => Ok(Some(r.position())),
-            Err(e) if *e.kind() == DecodeErrorKind::UnexpectedEof => {
-                if buf.len() > self.max_frame {
-                    Err(FrameError::TooLarge { size: buf.len(), limit: self.max_frame })
-                } else {
-                    Ok(None)
+        // The buffer holds what has arrived so far, not a whole message: a
+        // length reaching past its end (`LengthExceedsInput`) means "read
+        // more", exactly as running out of bytes does, unless the message
+        // could then no longer fit the limit. A whole message over the
+        // limit is refused as a frame over it would be.
+        let at_least = match walked {
+            Ok(()) if r.position() <= self.max_frame => return Ok(Some(r.position())),
+            Ok(()) => r.position(),
+            Err(e) => match *e.kind() {
+                DecodeErrorKind::UnexpectedEof => buf.len(),
+                DecodeErrorKind::LengthExceedsInput { len, .. } => {
+                    usize::try_from(len).unwrap_or(usize::MAX).saturating_add(e.offset()).max(buf.len())
                 }
-            }
-            Err(e) => Err(FrameError::Invalid(e)),
+                _ => return Err(FrameError::Invalid(e)),
+            },
+        };
+        if at_least > self.max_frame {
+            Err(FrameError::TooLarge { size: at_least, limit: self.max_frame })
+        } else {
+            Ok(None)
         }
     }
 }
@@ -223,6 +233,42 @@ mod tests {
         stream.extend_from_slice(&one[3..]);
         assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&one[..]));
         assert!(stream.is_empty());
+    }
+
+    #[test]
+    fn unframed_values_longer_than_what_arrived_wait_for_the_rest() {
+        // A string (and a list) whose declared length reaches past the
+        // bytes read so far: more must be read, not the stream rejected.
+        fn long_message<P: Protocol>() -> Vec<u8> {
+            let mut w = Writer::<P, Vec<u8>>::new(Vec::new());
+            w.message_begin("testBinary", MessageType::Call, 1);
+            w.struct_begin();
+            w.field_begin(TType::Binary, 1);
+            w.string(&"x".repeat(100_000));
+            w.field_begin(TType::List, 2);
+            w.list_begin(TType::I64, 1000);
+            for i in 0..1000 {
+                w.i64(i);
+            }
+            w.struct_end();
+            w.into_inner()
+        }
+        for (protocol, whole) in
+            [(ProtocolKind::Binary, long_message::<Binary>()), (ProtocolKind::Compact, long_message::<Compact>())]
+        {
+            let mut codec = MessageCodec::new(Framing::Buffered, protocol, 1 << 20);
+            let mut stream = BytesMut::new();
+            for cut in [30, 65_536, whole.len() - 100] {
+                stream.extend_from_slice(&whole[stream.len()..cut]);
+                assert_eq!(codec.decode(&mut stream).unwrap(), None, "{protocol:?}: {cut} of {} bytes", whole.len());
+            }
+            stream.extend_from_slice(&whole[stream.len()..]);
+            assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&whole[..]), "{protocol:?}");
+        }
+        // A declared length that cannot fit the limit fails at once.
+        let mut codec = MessageCodec::new(Framing::Buffered, ProtocolKind::Binary, 1000);
+        let mut stream = BytesMut::from(&long_message::<Binary>()[..40]);
+        assert!(matches!(codec.decode(&mut stream), Err(FrameError::TooLarge { size, limit: 1000 }) if size > 100_000));
     }
 
     #[test]

@@ -1,0 +1,622 @@
+//! The engine: serving a call exactly once (spec §2.4) and garbage
+//! collection (§2.9).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use tracing::Instrument as _;
+
+use crate::store::{Batch, Key, Outcome, Page, Store, StoreError, Versioned};
+
+use super::call_id::{CallId, CallMeta};
+use super::clock::{Clock, millis};
+use super::ctx::Ctx;
+use super::error::EngineError;
+use super::fingerprint::Fingerprint;
+use super::record::{
+    CallRecord, CallStatus, IntentRecord, TombRecord, call_key, done_key, intent_key, log_prefix, parse_done_key,
+    tomb_key,
+};
+
+/// Horizons and limits of an [`Engine`] (spec §2.7, §2.9).
+///
+/// ```
+/// use mu2sls::EngineConfig;
+/// use std::time::Duration;
+///
+/// let config = EngineConfig::default().retry_horizon(Duration::from_secs(3600)).redrive_after(Duration::from_secs(30));
+/// // W = H + H₂ − skew margin.
+/// assert_eq!(config.expiry_window(), Duration::from_secs(3600) + Duration::from_secs(7 * 86_400) - Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    retry_horizon: Duration,
+    tombstone_life: Duration,
+    skew_margin: Duration,
+    redrive_after: Duration,
+    max_attempts: u32,
+    lease: Duration,
+    gc_chunk: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            retry_horizon: Duration::from_secs(24 * 3600),
+            tombstone_life: Duration::from_secs(7 * 24 * 3600),
+            skew_margin: Duration::from_secs(60),
+            redrive_after: Duration::from_secs(60),
+            max_attempts: 10,
+            lease: Duration::from_secs(60),
+            gc_chunk: 256,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// H: how long a Done call keeps its record and step log (default 24 h).
+    pub fn retry_horizon(mut self, h: Duration) -> EngineConfig {
+        self.retry_horizon = h;
+        self
+    }
+
+    /// H₂: how long a tombstone outlives its call record (default 7 days).
+    pub fn tombstone_life(mut self, h2: Duration) -> EngineConfig {
+        self.tombstone_life = h2;
+        self
+    }
+
+    /// How much the expiry window W stays below H + H₂, for clock skew
+    /// between the origin's clock and ours (default 60 s).
+    pub fn skew_margin(mut self, margin: Duration) -> EngineConfig {
+        self.skew_margin = margin;
+        self
+    }
+
+    /// T: how long after it is due an intent waits before the collector
+    /// re-drives it; doubles per attempt up to 2⁶·T. Must exceed the longest
+    /// execution (default 60 s).
+    pub fn redrive_after(mut self, t: Duration) -> EngineConfig {
+        self.redrive_after = t;
+        self
+    }
+
+    /// N: re-drives before an intent is parked (default 10).
+    pub fn max_attempts(mut self, n: u32) -> EngineConfig {
+        self.max_attempts = n;
+        self
+    }
+
+    /// How long an execution's lease on a call lasts (default 60 s).
+    pub fn lease(mut self, lease: Duration) -> EngineConfig {
+        self.lease = lease;
+        self
+    }
+
+    /// Entries per GC scan page and per log-deletion batch (default 256).
+    pub fn gc_chunk(mut self, entries: usize) -> EngineConfig {
+        self.gc_chunk = entries.max(1);
+        self
+    }
+
+    /// W = H + H₂ − skew margin: a call id with no record whose origin is
+    /// older than W is rejected with [`EngineError::ExpiredCallId`].
+    pub fn expiry_window(&self) -> Duration {
+        (self.retry_horizon + self.tombstone_life).saturating_sub(self.skew_margin)
+    }
+
+    pub(crate) fn redrive_after_ms(&self) -> u64 {
+        millis(self.redrive_after)
+    }
+
+    pub(crate) fn max_attempts_value(&self) -> u32 {
+        self.max_attempts
+    }
+
+    pub(crate) fn lease_ms(&self) -> u64 {
+        millis(self.lease)
+    }
+
+    pub(crate) fn chunk(&self) -> usize {
+        self.gc_chunk
+    }
+}
+
+/// A call's request: the method and its canonically encoded arguments.
+///
+/// Its fingerprint tells a retry (same request) from a different request
+/// reusing the id ([`EngineError::CallIdConflict`]). The body must be
+/// canonical: encode map and set entries in sorted order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    method: String,
+    body: Bytes,
+    fp: Fingerprint,
+}
+
+impl Request {
+    /// The request to call `method` with the encoded arguments `body`.
+    pub fn new(method: impl Into<String>, body: impl Into<Bytes>) -> Request {
+        let method = method.into();
+        let body = body.into();
+        let fp = Fingerprint::of(&[b"request", method.as_bytes(), &body]);
+        Request { method, body, fp }
+    }
+
+    /// The method name.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The encoded arguments.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    pub(crate) fn fp(&self) -> Fingerprint {
+        self.fp
+    }
+}
+
+/// What [`Engine::collect_garbage`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GcReport {
+    /// Done calls older than H moved to tombstones.
+    pub tombstoned: usize,
+    /// Step records deleted with them.
+    pub log_entries_deleted: usize,
+    /// Tombstones deleted after their life H₂.
+    pub tombstones_expired: usize,
+}
+
+pub(crate) struct EngineInner<S, C> {
+    pub(crate) service: String,
+    pub(crate) store: S,
+    pub(crate) clock: C,
+    pub(crate) config: EngineConfig,
+    /// Names this engine's executions in leases.
+    owner: u64,
+}
+
+/// Runs one service's handler calls exactly once over a [`Store`].
+///
+/// Cheap to clone (clones share one engine). Every effect a handler makes
+/// through its [`Ctx`] is one logged step; the result is recorded once and
+/// every duplicate, retry or re-drive of the call id gets the same bytes.
+///
+/// ```
+/// use bytes::Bytes;
+/// use mu2sls::{CallId, CallMeta, Engine, EngineConfig, ManualClock, MemoryStore, Request};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), mu2sls::EngineError> {
+/// let engine = Engine::new("Counter", MemoryStore::new(), ManualClock::new(1_000), EngineConfig::default());
+/// let meta = CallMeta::root(CallId::root("Counter", "add", "req-1"), 1_000);
+/// let request = Request::new("add", Bytes::from_static(b"\x00\x00\x00\x05"));
+/// let add = |mut ctx: mu2sls::Ctx<MemoryStore, ManualClock>| async move {
+///     let total: i64 = ctx.update("total", |old: Option<i64>| {
+///         let new = old.unwrap_or(0) + 5;
+///         (new, new)
+///     }).await?;
+///     Ok(Bytes::from(total.to_string()))
+/// };
+/// let first = engine.serve(&meta, &request, add).await?;
+/// // A retry with the same id does not run the handler again.
+/// let retry = engine.serve(&meta, &request, |_ctx| async { panic!("not run") }).await?;
+/// assert_eq!((first.clone(), retry), (Bytes::from("5"), Bytes::from("5")));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Engine<S, C> {
+    inner: Arc<EngineInner<S, C>>,
+}
+
+impl<S, C> Clone for Engine<S, C> {
+    fn clone(&self) -> Self {
+        Engine { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<S, C> std::fmt::Debug for Engine<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("service", &self.inner.service).finish_non_exhaustive()
+    }
+}
+
+/// How a call's execution begins.
+enum Begin {
+    /// A result exists: return it.
+    Finished(Bytes),
+    /// Run the handler; the call record has this version.
+    Run(crate::store::Version),
+}
+
+pub(crate) fn unavailable(call: &CallId, step: Option<u64>) -> impl FnOnce(StoreError) -> EngineError + '_ {
+    move |source| EngineError::StoreUnavailable { call: Some(call.clone()), step, source }
+}
+
+pub(crate) fn corrupt(
+    call: Option<&CallId>,
+    step: Option<u64>,
+    key: &Key,
+) -> impl FnOnce(crate::codec::DecodeError) -> EngineError {
+    let (call, key) = (call.cloned(), key.clone());
+    move |source| EngineError::Corrupt { call, step, key, source: Box::new(source) }
+}
+
+impl<S: Store + 'static, C: Clock> Engine<S, C> {
+    /// An engine for `service`, keeping its records in `store` and reading
+    /// time only from `clock`.
+    pub fn new(service: impl Into<String>, store: S, clock: C, config: EngineConfig) -> Engine<S, C> {
+        let owner = u64::from_le_bytes(super::entropy::bytes::<8>());
+        Engine { inner: Arc::new(EngineInner { service: service.into(), store, clock, config, owner }) }
+    }
+
+    /// The service this engine runs.
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The store the engine keeps its records in.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    pub(crate) fn inner(&self) -> &EngineInner<S, C> {
+        &self.inner
+    }
+
+    /// Serves one execution of the call `meta` names (spec §2.4).
+    ///
+    /// If the call has a result, returns it without running `handler`
+    /// (a different request under the same id is
+    /// [`EngineError::CallIdConflict`]). Otherwise records the call as
+    /// running (a root also gets an intent the [`Collector`](crate::Collector)
+    /// re-drives), runs `handler`, and records its `Ok` bytes (the encoded
+    /// reply, declared exceptions included) as the call's one result: if
+    /// another execution recorded one first, that one is returned. An `Err`
+    /// or a panic is not a result and records nothing.
+    pub async fn serve<F, Fut>(&self, meta: &CallMeta, request: &Request, handler: F) -> Result<Bytes, EngineError>
+    where
+        F: FnOnce(Ctx<S, C>) -> Fut,
+        Fut: Future<Output = Result<Bytes, EngineError>>,
+    {
+        let span = tracing::info_span!("exactly_once.serve", service = %self.inner.service, call = %meta.call_id());
+        async move {
+            let version = match self.begin(meta, request).await? {
+                Begin::Finished(result) => return Ok(result),
+                Begin::Run(version) => version,
+            };
+            let call = meta.call_id();
+            let ctx = Ctx::new(Arc::clone(&self.inner), call.clone());
+            let result = match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
+                Ok(Ok(result)) => result,
+                Ok(Err(error)) => {
+                    if matches!(error, EngineError::Divergence { .. }) && call.is_root() {
+                        self.park(call).await;
+                    }
+                    return Err(error);
+                }
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    return Err(EngineError::HandlerPanicked { call: call.clone(), message });
+                }
+            };
+            self.finish(meta, request, version, result).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn begin(&self, meta: &CallMeta, request: &Request) -> Result<Begin, EngineError> {
+        let inner = &self.inner;
+        let call = meta.call_id();
+        let (ckey, tkey) = (call_key(call), tomb_key(call));
+        loop {
+            let now = inner.clock.now_ms();
+            let found = inner.store.multi_get(&[ckey.clone(), tkey.clone()]).await.map_err(unavailable(call, None))?;
+            let mut found = found.into_iter();
+            let (current, tomb) = (found.next().flatten(), found.next().flatten());
+            if let Some(current) = current {
+                let record = CallRecord::decode(&current.value).map_err(corrupt(Some(call), None, &ckey))?;
+                if record.fp != request.fp() {
+                    return Err(EngineError::CallIdConflict { call: call.clone() });
+                }
+                match record.status {
+                    CallStatus::Done { result, .. } => return Ok(Begin::Finished(result)),
+                    CallStatus::Running { owner, lease_expiry_ms } => {
+                        self.check_deadline(meta, now)?;
+                        if lease_expiry_ms > now || owner == inner.owner {
+                            // Duplicates run and converge through the log.
+                            return Ok(Begin::Run(current.version));
+                        }
+                        // An expired lease is taken over by CAS.
+                        let running = CallRecord { status: self.running(now), ..record };
+                        let batch =
+                            Batch::new().version_is(ckey.clone(), current.version).put(ckey.clone(), running.encode());
+                        if let Outcome::Applied { version } =
+                            inner.store.apply(batch).await.map_err(unavailable(call, None))?
+                        {
+                            return Ok(Begin::Run(version));
+                        }
+                        continue;
+                    }
+                }
+            }
+            if let Some(tomb) = tomb {
+                let record = TombRecord::decode(&tomb.value).map_err(corrupt(Some(call), None, &tkey))?;
+                if record.fp != request.fp() {
+                    return Err(EngineError::CallIdConflict { call: call.clone() });
+                }
+                return Ok(Begin::Finished(record.result));
+            }
+            // Invariant G: a call whose records may have been collected never
+            // runs (again).
+            let window_end_ms = meta.origin_ms().saturating_add(millis(inner.config.expiry_window()));
+            if now >= window_end_ms {
+                return Err(EngineError::ExpiredCallId {
+                    call: call.clone(),
+                    origin_ms: meta.origin_ms(),
+                    window_end_ms,
+                });
+            }
+            self.check_deadline(meta, now)?;
+            let record = CallRecord { fp: request.fp(), origin_ms: meta.origin_ms(), status: self.running(now) };
+            let mut batch = Batch::new().absent(ckey.clone()).absent(tkey.clone()).put(ckey.clone(), record.encode());
+            if call.is_root() {
+                let intent = IntentRecord {
+                    call_id: call.clone(),
+                    origin_ms: meta.origin_ms(),
+                    method: request.method().to_owned(),
+                    body: request.body().clone(),
+                    attempts: 0,
+                    next_due_ms: now.saturating_add(inner.config.redrive_after_ms()),
+                    parked: false,
+                };
+                batch = batch.put(intent_key(call), intent.encode());
+            }
+            if let Outcome::Applied { version } = inner.store.apply(batch).await.map_err(unavailable(call, None))? {
+                return Ok(Begin::Run(version));
+            }
+            // Another execution created a record first: read it again.
+        }
+    }
+
+    fn running(&self, now: u64) -> CallStatus {
+        CallStatus::Running {
+            owner: self.inner.owner,
+            lease_expiry_ms: now.saturating_add(self.inner.config.lease_ms()),
+        }
+    }
+
+    fn check_deadline(&self, meta: &CallMeta, now_ms: u64) -> Result<(), EngineError> {
+        match meta.deadline_ms() {
+            Some(deadline_ms) if now_ms > deadline_ms => {
+                Err(EngineError::DeadlinePassed { call: meta.call_id().clone(), deadline_ms, now_ms })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The Done batch: first writer wins.
+    async fn finish(
+        &self,
+        meta: &CallMeta,
+        request: &Request,
+        mut version: crate::store::Version,
+        result: Bytes,
+    ) -> Result<Bytes, EngineError> {
+        let inner = &self.inner;
+        let call = meta.call_id();
+        let ckey = call_key(call);
+        loop {
+            let now = inner.clock.now_ms();
+            let done = CallRecord {
+                fp: request.fp(),
+                origin_ms: meta.origin_ms(),
+                status: CallStatus::Done { result: result.clone(), done_at_ms: now },
+            };
+            let batch = Batch::new()
+                .version_is(ckey.clone(), version)
+                .put(ckey.clone(), done.encode())
+                .put(done_key(now, call), Bytes::new())
+                .delete(intent_key(call));
+            match inner.store.apply(batch).await.map_err(unavailable(call, None))? {
+                Outcome::Applied { .. } => return Ok(result),
+                Outcome::Failed { current: Some(current), .. } => {
+                    let record = CallRecord::decode(&current.value).map_err(corrupt(Some(call), None, &ckey))?;
+                    match record.status {
+                        CallStatus::Done { result, .. } => return Ok(result),
+                        // A lease was taken over: retry on the new version.
+                        CallStatus::Running { .. } => version = current.version,
+                    }
+                }
+                Outcome::Failed { current: None, .. } => {
+                    // Collected since (only Done calls are): the tombstone
+                    // holds the winner's result.
+                    let tkey = tomb_key(call);
+                    let tomb = inner.store.get(&tkey).await.map_err(unavailable(call, None))?;
+                    if let Some(tomb) = tomb {
+                        return Ok(TombRecord::decode(&tomb.value).map_err(corrupt(Some(call), None, &tkey))?.result);
+                    }
+                    return Err(EngineError::ExpiredCallId {
+                        call: call.clone(),
+                        origin_ms: meta.origin_ms(),
+                        window_end_ms: meta.origin_ms().saturating_add(millis(inner.config.expiry_window())),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Parks a root's intent after a divergence (best effort: a failure
+    /// leaves the intent to the collector, which parks it after N attempts).
+    async fn park(&self, call: &CallId) {
+        let key = intent_key(call);
+        let Ok(Some(current)) = self.inner.store.get(&key).await else { return };
+        let Ok(mut intent) = IntentRecord::decode(&current.value) else { return };
+        intent.parked = true;
+        let batch = Batch::new().version_is(key.clone(), current.version).put(key, intent.encode());
+        if let Err(error) = self.inner.store.apply(batch).await {
+            tracing::warn!(%call, %error, "could not park the intent of a diverged call");
+        } else {
+            tracing::warn!(%call, "intent parked after a divergence");
+        }
+    }
+
+    /// One garbage-collection pass at time `now_ms` (spec §2.9).
+    ///
+    /// Phase 1: every Done call older than H loses its step log (deleted in
+    /// chunks by exact tuple prefix) and then, in one batch, its call record
+    /// and done-index entry, replaced by a tombstone living H₂. Phase 2
+    /// deletes expired tombstones. Deleting the log first means a crash
+    /// anywhere leaves a Done record a later pass finishes; a duplicate in
+    /// between gets the Done result and needs no log.
+    pub async fn collect_garbage(&self, now_ms: u64) -> Result<GcReport, EngineError> {
+        let span = tracing::info_span!("exactly_once.gc", service = %self.inner.service);
+        async move {
+            let mut report = GcReport::default();
+            self.tombstone_done_calls(now_ms, &mut report).await?;
+            self.expire_tombstones(now_ms, &mut report).await?;
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn tombstone_done_calls(&self, now_ms: u64, report: &mut GcReport) -> Result<(), EngineError> {
+        let inner = &self.inner;
+        let horizon = now_ms.saturating_sub(millis(inner.config.retry_horizon));
+        let chunk = inner.config.chunk();
+        let prefix = Key::from(("done",));
+        let mut page = Page::first(chunk);
+        loop {
+            let entries = inner.store.scan_prefix(&prefix, page.clone()).await.map_err(gc_unavailable)?;
+            let last_page = entries.len() < page.limit();
+            for (key, _) in &entries {
+                let Some((done_at, call)) = parse_done_key(key) else {
+                    return Err(gc_corrupt(key));
+                };
+                // The index is ordered by done_at: the rest is younger.
+                if done_at >= horizon {
+                    return Ok(());
+                }
+                self.tombstone(&call, key, now_ms, report).await?;
+            }
+            match entries.last() {
+                Some((key, _)) if !last_page => page = Page::after(key.clone(), chunk),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn tombstone(
+        &self,
+        call: &CallId,
+        done: &Key,
+        now_ms: u64,
+        report: &mut GcReport,
+    ) -> Result<(), EngineError> {
+        let inner = &self.inner;
+        let ckey = call_key(call);
+        let Some(current) = inner.store.get(&ckey).await.map_err(unavailable(call, None))? else {
+            // A stray index entry: its call is gone already.
+            inner.store.apply(Batch::new().delete(done.clone())).await.map_err(unavailable(call, None))?;
+            return Ok(());
+        };
+        let record = CallRecord::decode(&current.value).map_err(corrupt(Some(call), None, &ckey))?;
+        let CallStatus::Done { result, .. } = record.status else {
+            inner.store.apply(Batch::new().delete(done.clone())).await.map_err(unavailable(call, None))?;
+            return Ok(());
+        };
+        report.log_entries_deleted += self.delete_log(call).await?;
+        let tomb = TombRecord {
+            fp: record.fp,
+            result,
+            expires_at_ms: now_ms.saturating_add(millis(inner.config.tombstone_life)),
+        };
+        let batch = Batch::new()
+            .version_is(ckey.clone(), current.version)
+            .delete(ckey)
+            .delete(done.clone())
+            .put(tomb_key(call), tomb.encode());
+        if inner.store.apply(batch).await.map_err(unavailable(call, None))?.is_applied() {
+            report.tombstoned += 1;
+        }
+        Ok(())
+    }
+
+    /// Deletes every `(log, call, *)` entry, a chunk per batch.
+    async fn delete_log(&self, call: &CallId) -> Result<usize, EngineError> {
+        let inner = &self.inner;
+        let prefix = log_prefix(call);
+        let chunk = inner.config.chunk();
+        let mut deleted = 0;
+        loop {
+            let entries =
+                inner.store.scan_prefix(&prefix, Page::first(chunk)).await.map_err(unavailable(call, None))?;
+            if entries.is_empty() {
+                return Ok(deleted);
+            }
+            let n = entries.len();
+            let batch = entries.into_iter().fold(Batch::new(), |batch, (key, _)| batch.delete(key));
+            inner.store.apply(batch).await.map_err(unavailable(call, None))?;
+            deleted += n;
+            if n < chunk {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    async fn expire_tombstones(&self, now_ms: u64, report: &mut GcReport) -> Result<(), EngineError> {
+        let inner = &self.inner;
+        let chunk = inner.config.chunk();
+        let prefix = Key::from(("tomb",));
+        let mut page = Page::first(chunk);
+        loop {
+            let entries = inner.store.scan_prefix(&prefix, page.clone()).await.map_err(gc_unavailable)?;
+            let mut expired = 0;
+            for (key, Versioned { version, value }) in &entries {
+                let tomb = TombRecord::decode(value).map_err(corrupt(None, None, key))?;
+                if tomb.expires_at_ms <= now_ms {
+                    // One batch per tombstone keeps each deletion conditional
+                    // on the tombstone it read.
+                    let one = Batch::new().version_is(key.clone(), *version).delete(key.clone());
+                    if inner.store.apply(one).await.map_err(gc_unavailable)?.is_applied() {
+                        expired += 1;
+                    }
+                }
+            }
+            report.tombstones_expired += expired;
+            match entries.last() {
+                Some((key, _)) if entries.len() == page.limit() => page = Page::after(key.clone(), chunk),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+fn gc_unavailable(source: StoreError) -> EngineError {
+    EngineError::StoreUnavailable { call: None, step: None, source }
+}
+
+fn gc_corrupt(key: &Key) -> EngineError {
+    EngineError::Corrupt {
+        call: None,
+        step: None,
+        key: key.clone(),
+        source: Box::new(crate::codec::DecodeError::new(
+            crate::codec::DecodeErrorKind::InvalidValue("done-index key"),
+            0,
+        )),
+    }
+}

@@ -1,0 +1,27 @@
+//! Exactly-once execution of one service's handler calls (spec §2): call
+//! identity, the engine that serves a call once, the handler context whose
+//! every operation is a logged step, intents and their collector, and
+//! garbage collection with tombstones.
+//!
+//! The state machine is pure in the STYLE sense: it reaches the world only
+//! through the [`Store`](crate::Store) trait and an injected [`Clock`].
+
+mod call_id;
+mod clock;
+mod collector;
+mod ctx;
+mod engine;
+mod entropy;
+mod error;
+mod fingerprint;
+mod record;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::call_id::{CallId, CallIdError, CallIdProblem, CallMeta};
+pub use self::clock::{Clock, ManualClock, SystemClock};
+pub use self::collector::{Collector, CollectorReport, Intent, Redriver};
+pub use self::ctx::{Ctx, StepValue, Tx, TxError, TxInterrupt};
+pub use self::engine::{Engine, EngineConfig, GcReport, Request};
+pub use self::error::{BoxError, EngineError, StepKind};
