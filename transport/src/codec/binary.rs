@@ -14,6 +14,7 @@ impl sealed::Sealed for Binary {}
 const VERSION_1: u32 = 0x8001_0000;
 const VERSION_MASK: u32 = 0xffff_0000;
 
+#[inline]
 fn type_id(t: TType) -> u8 {
     match t {
         TType::Stop => 0,
@@ -32,6 +33,7 @@ fn type_id(t: TType) -> u8 {
     }
 }
 
+#[inline]
 fn ttype(r: &Reader<'_, Binary>, id: u8) -> Result<TType, DecodeError> {
     Ok(match id {
         2 => TType::Bool,

@@ -54,6 +54,7 @@ fn nibble(t: TType) -> u8 {
     }
 }
 
+#[inline]
 fn ttype(r: &Reader<'_, Compact>, n: u8) -> Result<TType, DecodeError> {
     Ok(match n {
         1 | 2 => TType::Bool,
@@ -74,6 +75,11 @@ fn ttype(r: &Reader<'_, Compact>, n: u8) -> Result<TType, DecodeError> {
 
 #[inline]
 fn write_varint<O: Output>(o: &mut O, mut v: u64) {
+    if v < 0x80 {
+        // Most lengths, counts and small numbers: one byte, no slice copy.
+        o.put_u8(v as u8);
+        return;
+    }
     let mut buf = [0u8; 10];
     let mut i = 0;
     while v >= 0x80 {
@@ -95,9 +101,18 @@ fn zigzag64(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
+#[inline]
 fn read_varint(r: &mut Reader<'_, Compact>, max_bytes: usize) -> Result<u64, DecodeError> {
-    let mut result = 0u64;
-    for i in 0..max_bytes {
+    let first = r.byte()?;
+    if first < 0x80 {
+        return Ok(u64::from(first));
+    }
+    read_varint_rest(r, first, max_bytes)
+}
+
+fn read_varint_rest(r: &mut Reader<'_, Compact>, first: u8, max_bytes: usize) -> Result<u64, DecodeError> {
+    let mut result = u64::from(first & 0x7f);
+    for i in 1..max_bytes {
         let b = r.byte()?;
         result |= u64::from(b & 0x7f) << (7 * i);
         if b & 0x80 == 0 {
@@ -123,6 +138,7 @@ fn len_u64(len: usize) -> u64 {
     len.min(i32::MAX as usize) as u64
 }
 
+#[inline]
 fn write_field_header<O: Output>(o: &mut O, s: &mut WriteState, n: u8, id: i16) {
     let delta = i32::from(id) - i32::from(s.last);
     if (1..=15).contains(&delta) {
