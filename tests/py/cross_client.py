@@ -308,6 +308,19 @@ def zero(ttype, typeargs):
             TType.MAP: {}, TType.SET: set(), TType.LIST: []}[ttype]
 
 
+def recording_instance(protocol):
+    """`protocol`, remembering the last message header it read."""
+    read = protocol.readMessageBegin
+
+    def readMessageBegin():
+        header = read()
+        protocol.last_header = header
+        return header
+    protocol.last_header = None
+    protocol.readMessageBegin = readMessageBegin
+    return protocol
+
+
 def recording(protocol_class):
     """`protocol_class`, remembering the last message header it read."""
     class Recording(protocol_class):
@@ -325,11 +338,22 @@ def connect(args):
     from thrift.protocol import TBinaryProtocol, TCompactProtocol
     from thrift.transport import TSocket, TTransport
     from thrift_test import ThriftTest
+    from thrift.protocol.THeaderProtocol import THeaderProtocol
+    from thrift.transport.THeaderTransport import THeaderClientType
+
+    def header(transport):
+        # THeader around binary (Apache's `--protocol=header`); it frames
+        # its messages itself, so it goes over the buffered transport.
+        return THeaderProtocol(transport, [THeaderClientType.HEADERS])
+
     protocols = {
         'binary': TBinaryProtocol.TBinaryProtocolAccelerated,
         'compact': TCompactProtocol.TCompactProtocolAccelerated,
+        'header': header,
     }
     transports = {'buffered': TTransport.TBufferedTransport, 'framed': TTransport.TFramedTransport}
+    if args.protocol == 'header' and args.transport != 'buffered':
+        raise Failure('--protocol=header is supported over --transport=buffered only')
     if args.protocol not in protocols or args.transport not in transports or args.ssl or args.domain_socket:
         raise Failure('--protocol=%s --transport=%s%s is not supported by this client'
                       % (args.protocol, args.transport, ' with TLS or a domain socket'
@@ -337,8 +361,14 @@ def connect(args):
     sock = TSocket.TSocket(args.host, args.port)
     sock.setTimeout(CALL_TIMEOUT_MS)
     transport = transports[args.transport](sock)
-    iprot = recording(protocols[args.protocol])(transport)
-    oprot = protocols[args.protocol](transport)
+    if args.protocol == 'header':
+        # One THeader protocol object reads and writes: its transport keeps
+        # the header state of the exchange.
+        iprot = recording_instance(protocols['header'](transport))
+        oprot = iprot
+    else:
+        iprot = recording(protocols[args.protocol])(transport)
+        oprot = protocols[args.protocol](transport)
     client = ThriftTest.Client(iprot, oprot)
     try:
         transport.open()

@@ -133,9 +133,13 @@ def main(argv):
     from thrift.transport import TSocket, TTransport
     from thrift_test import ThriftTest, ttypes
 
+    from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
+    from thrift.transport.THeaderTransport import THeaderClientType
+
     protocols = {
         'binary': TBinaryProtocol.TBinaryProtocolAcceleratedFactory,
         'compact': TCompactProtocol.TCompactProtocolAcceleratedFactory,
+        'header': lambda: THeaderProtocolFactory(allowed_client_types=[THeaderClientType.HEADERS]),
     }
     transports = {'buffered': TTransport.TBufferedTransportFactory, 'framed': TTransport.TFramedTransportFactory}
     servers = {'simple': TServer.TSimpleServer, 'threaded': TServer.TThreadedServer}

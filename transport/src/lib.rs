@@ -41,4 +41,4 @@ pub use store::{
 };
 #[cfg(feature = "sled")]
 pub use store::{Durability, SledOptions, SledStore};
-pub use transport::{FrameError, Framing, MessageCodec, ProtocolKind};
+pub use transport::{FrameError, Framing, HeaderError, MessageCodec, ProtocolKind};

@@ -88,6 +88,15 @@ impl Wire {
         if self.domain_socket.is_some() || self.abstract_namespace {
             return Err(Unsupported("--domain-socket".into()));
         }
+        if self.protocol == ProtocolOption::Header {
+            // THeader frames its messages itself; Apache's Python stacks it
+            // on `--transport` (a frame inside a frame for `framed`), which
+            // only the buffered transport matches here.
+            return match self.transport {
+                TransportOption::Buffered => Ok((Framing::Header, ProtocolKind::Binary)),
+                other => Err(Unsupported(format!("--protocol=header with --transport={}", value_name(other)))),
+            };
+        }
         let protocol = match self.protocol {
             ProtocolOption::Binary => ProtocolKind::Binary,
             ProtocolOption::Compact => ProtocolKind::Compact,
@@ -184,7 +193,12 @@ mod tests {
     #[test]
     fn what_we_do_not_speak_is_named() {
         let o = ServerOptions::parse_from(["cross-server", "--protocol=header"]);
-        assert_eq!(o.wire.resolve().unwrap_err().to_string(), "--protocol=header is not supported yet");
+        assert_eq!(o.wire.resolve().unwrap(), (Framing::Header, ProtocolKind::Binary));
+        let o = ServerOptions::parse_from(["cross-server", "--protocol=header", "--transport=framed"]);
+        assert_eq!(
+            o.wire.resolve().unwrap_err().to_string(),
+            "--protocol=header with --transport=framed is not supported yet"
+        );
         let o = ClientOptions::parse_from(["cross-client", "--transport", "http"]);
         assert_eq!(o.wire.resolve().unwrap_err().to_string(), "--transport=http is not supported yet");
     }

@@ -324,7 +324,9 @@ mod services {
     struct Calc {
         resets: AtomicI64,
         log: Mutex<Vec<String>>,
-        logged: Mutex<Option<oneshot::Sender<()>>>,
+        logged: Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>,
+        /// `log("wait")` blocks until this is released.
+        gate: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
     }
 
     impl Base for Calc {
@@ -365,9 +367,15 @@ mod services {
         }
 
         async fn log(&self, _: &CallContext, line: String) -> Result<(), ServiceError<mu2sls::NoException>> {
-            self.log.lock().unwrap().push(line);
-            if let Some(tx) = self.logged.lock().unwrap().take() {
-                let _ = tx.send(());
+            if line == "wait" {
+                let gate = self.gate.lock().await.take();
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
+            }
+            self.log.lock().unwrap().push(line.clone());
+            if let Some(tx) = self.logged.lock().unwrap().as_ref() {
+                let _ = tx.send(line);
             }
             Ok(())
         }
@@ -395,11 +403,17 @@ mod services {
     async fn exercise(framing: Framing, protocol: ProtocolKind) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (logged_tx, logged_rx) = oneshot::channel();
-        let calc = Calc { logged: Mutex::new(Some(logged_tx)), ..Calc::default() };
+        let (logged_tx, mut logged_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (gate_tx, gate_rx) = oneshot::channel();
+        let calc = Calc {
+            logged: Mutex::new(Some(logged_tx)),
+            gate: tokio::sync::Mutex::new(Some(gate_rx)),
+            ..Calc::default()
+        };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             Server::builder()
+                .layer(mu2sls::layer::TimeoutLayer::new(std::time::Duration::from_secs(60)))
                 .build()
                 .serve(listener, CalculatorServer::new(calc), async {
                     let _ = stop_rx.await;
@@ -435,9 +449,16 @@ mod services {
         }
         client.reset().await.unwrap();
         client.log("hello").await.unwrap();
-        logged_rx.await.unwrap();
+        assert_eq!(logged_rx.recv().await.as_deref(), Some("hello"));
         // A normal call after a oneway one gets its own reply, not a stray one.
         assert_eq!(client.ping("me").await.unwrap(), "pong me");
+        // A oneway handler that has not finished does not hold up the replies
+        // of later calls on the connection: it waits for a gate this test
+        // opens only after the next call's reply arrived.
+        client.log("wait").await.unwrap();
+        assert_eq!(client.ping("again").await.unwrap(), "pong again");
+        gate_tx.send(()).unwrap();
+        assert_eq!(logged_rx.recv().await.as_deref(), Some("wait"));
         assert_eq!(&client.echo_bytes(b"ab", Some(b"cd")).await.unwrap()[..], b"abcd");
         assert_eq!(&client.echo_bytes(b"", None).await.unwrap()[..], b"");
         let pairs = vec![Pair { a: 1, b: 2 }, Pair { a: -5, b: 5 }];
@@ -495,5 +516,15 @@ mod services {
     #[tokio::test]
     async fn buffered_compact() {
         exercise(Framing::Buffered, ProtocolKind::Compact).await;
+    }
+
+    #[tokio::test]
+    async fn header_binary() {
+        exercise(Framing::Header, ProtocolKind::Binary).await;
+    }
+
+    #[tokio::test]
+    async fn header_compact() {
+        exercise(Framing::Header, ProtocolKind::Compact).await;
     }
 }

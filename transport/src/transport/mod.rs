@@ -8,6 +8,8 @@
 //! found by walking the message with the codec (`Reader::skip`), without
 //! copying it.
 
+mod header;
+
 use std::io;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -25,7 +27,12 @@ pub enum Framing {
     Framed,
     /// `TBufferedTransport`: messages back to back.
     Buffered,
+    /// Apache's `THeaderTransport`: framed, with a header naming the
+    /// protocol and carrying key/value info (no transforms supported).
+    Header,
 }
+
+pub use header::HeaderError;
 
 /// What the first bytes of a connection say it speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,8 +41,6 @@ pub(crate) enum Sniffed {
     Thrift(Framing, ProtocolKind),
     /// An HTTP request.
     Http,
-    /// Apache THeader (`0x0FFF` after the length).
-    Header,
     /// Nothing we know.
     Unknown,
 }
@@ -72,7 +77,10 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
     }
     Some(match (protocol_at(&b[4..]), &b[4..6]) {
         (Some(p), _) => Sniffed::Thrift(Framing::Framed, p),
-        (None, [0x0f, 0xff]) => Sniffed::Header,
+        (None, [0x0f, 0xff]) => match header::sniff_protocol(b)? {
+            Ok(p) => Sniffed::Thrift(Framing::Header, p),
+            Err(_) => Sniffed::Unknown,
+        },
         _ => Sniffed::Unknown,
     })
 }
@@ -95,6 +103,17 @@ pub enum FrameError {
     /// An unframed message is not a valid Thrift message.
     #[error("invalid unframed message: {0}")]
     Invalid(crate::codec::DecodeError),
+    /// A THeader frame we cannot serve.
+    #[error("THeader: {0}")]
+    Header(#[from] HeaderError),
+    /// A THeader frame in another protocol than the connection's.
+    #[error("THeader frame in {found:?}; this connection speaks {expected:?}")]
+    ProtocolChanged {
+        /// The connection's protocol.
+        expected: ProtocolKind,
+        /// The frame's.
+        found: ProtocolKind,
+    },
 }
 
 /// Cuts a byte stream into messages and writes messages with one framing.
@@ -103,13 +122,15 @@ pub struct MessageCodec {
     framing: Framing,
     protocol: ProtocolKind,
     max_frame: usize,
+    /// THeader: the flags of the last frame read, echoed in replies.
+    header_flags: u16,
 }
 
 impl MessageCodec {
     /// A codec for `framing` and `protocol`, accepting messages up to
     /// `max_frame` bytes.
     pub fn new(framing: Framing, protocol: ProtocolKind, max_frame: usize) -> MessageCodec {
-        MessageCodec { framing, protocol, max_frame }
+        MessageCodec { framing, protocol, max_frame, header_flags: 0 }
     }
 
     fn unframed_len<P: Protocol>(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
@@ -145,7 +166,7 @@ impl Decoder for MessageCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         match self.framing {
-            Framing::Framed => {
+            Framing::Framed | Framing::Header => {
                 if buf.len() < 4 {
                     return Ok(None);
                 }
@@ -158,7 +179,16 @@ impl Decoder for MessageCodec {
                     return Ok(None);
                 }
                 buf.advance(4);
-                Ok(Some(buf.split_to(len).freeze()))
+                let frame = buf.split_to(len).freeze();
+                if self.framing == Framing::Framed {
+                    return Ok(Some(frame));
+                }
+                let (info, payload_at) = header::parse(&frame)?;
+                if info.protocol != self.protocol {
+                    return Err(FrameError::ProtocolChanged { expected: self.protocol, found: info.protocol });
+                }
+                self.header_flags = info.flags;
+                Ok(Some(frame.slice(payload_at..)))
             }
             Framing::Buffered => {
                 if buf.is_empty() {
@@ -181,11 +211,26 @@ impl Encoder<Bytes> for MessageCodec {
         if message.len() > self.max_frame {
             return Err(FrameError::TooLarge { size: message.len(), limit: self.max_frame });
         }
-        if self.framing == Framing::Framed {
-            buf.reserve(4 + message.len());
-            buf.put_u32(message.len() as u32);
+        match self.framing {
+            Framing::Framed => {
+                buf.reserve(4 + message.len());
+                buf.put_u32(message.len() as u32);
+                buf.extend_from_slice(&message);
+            }
+            Framing::Buffered => buf.extend_from_slice(&message),
+            Framing::Header => {
+                // The frame's sequence id is the message's.
+                let seq = match self.protocol {
+                    ProtocolKind::Binary => Reader::<Binary>::new(&message).message_begin(),
+                    ProtocolKind::Compact => Reader::<Compact>::new(&message).message_begin(),
+                }
+                .map(|h| h.seq as u32)
+                .unwrap_or(0);
+                let info =
+                    header::HeaderInfo { flags: self.header_flags, seq, protocol: self.protocol, headers: Vec::new() };
+                header::write(buf, &info, &message);
+            }
         }
-        buf.extend_from_slice(&message);
         Ok(())
     }
 }
@@ -217,7 +262,9 @@ mod tests {
         assert_eq!(sniff(&framed[..5], 1 << 20), None, "needs six bytes to see the protocol");
         assert_eq!(sniff(&framed, 4), Some(Sniffed::Unknown), "a length over the limit is not a frame");
         assert_eq!(sniff(b"POST / HTTP/1.1\r\n", 1 << 20), Some(Sniffed::Http));
-        assert_eq!(sniff(&[0, 0, 0, 20, 0x0f, 0xff], 1 << 20), Some(Sniffed::Header));
+        assert_eq!(sniff(&[0, 0, 0, 20, 0x0f, 0xff], 1 << 20), None, "THeader: the protocol id is at byte 14");
+        let header = [0, 0, 0, 20, 0x0f, 0xff, 0, 0, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0];
+        assert_eq!(sniff(&header, 1 << 20), Some(Sniffed::Thrift(Framing::Header, ProtocolKind::Compact)));
         assert_eq!(sniff(b"\x16\x03\x01\x00\x00\x00", 1 << 20), Some(Sniffed::Unknown));
     }
 
