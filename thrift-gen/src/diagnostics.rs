@@ -347,7 +347,8 @@ pub mod codes {
     pub const CONST_TYPE_MISMATCH: &str = "TG0043";
     /// A reference to a constant defined further down.
     pub const CONST_FORWARD_REFERENCE: &str = "TG0045";
-    /// Constants whose references to each other expand to too large a value.
+    /// A constant value too large or too deeply nested once the constants
+    /// it uses are expanded.
     pub const CONST_TOO_LARGE: &str = "TG0046";
     /// A `oneway` method with a result.
     pub const ONEWAY_RESULT: &str = "TG0050";
@@ -389,9 +390,10 @@ pub mod codes {
 mod tests {
     use super::*;
 
-    /// Found by fuzzing (`fuzz/`, target `parse`): one 4 KiB line of stray
-    /// bytes is 4095 errors, and each one rendered the whole line, which
-    /// made 50 MB of output, quadratic in the input.
+    /// Found while writing the `parse` fuzz target (`fuzz/`), which timed
+    /// out on it: one 4 KiB line of stray bytes is 4095 errors, and each
+    /// one rendered the whole line, which made 50 MB of output, quadratic
+    /// in the input.
     #[test]
     fn render_stops_after_max_rendered() {
         let text = "\u{fffd}".repeat(4095);

@@ -43,8 +43,15 @@ struct Entry<'a> {
 /// references to constants. Each use of a constant copies its value, so
 /// constants that each use the one before twice (`B = [A, A]`,
 /// `C = [B, B]`, ...) double at every step: 40 such lines would take
-/// exponential time and memory. Real IDL stays far below the limit.
-const MAX_EXPANDED: usize = 1 << 16;
+/// exponential time and memory. Real IDL stays far below the limit; at it,
+/// the generated code is about 400 KB.
+const MAX_EXPANDED: usize = 1 << 14;
+
+/// How deeply checking a value may recurse, through nested literals and the
+/// constants they use: the parser's limit for one literal. References
+/// compose literals that each pass the parser, so without it a chain of
+/// them overflowed the stack (1300 levels in a debug build).
+const MAX_DEPTH: usize = 128;
 
 /// Per program, per constant (in source order): its AST and whether it
 /// checked out.
@@ -53,6 +60,8 @@ pub(super) struct ConstTable<'a> {
     programs: Vec<Vec<Entry<'a>>>,
     /// How much of [`MAX_EXPANDED`] the run has used.
     expanded: usize,
+    /// How deep the value being checked is, up to [`MAX_DEPTH`].
+    depth: usize,
 }
 
 impl<'a> ConstTable<'a> {
@@ -141,6 +150,32 @@ impl Resolver<'_> {
                 return None;
             }
         }
+        if self.consts.depth >= MAX_DEPTH {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::CONST_TOO_LARGE,
+                    via.unwrap_or(v.span),
+                    format!("constant value nests deeper than {MAX_DEPTH} levels"),
+                )
+                .with_label("counting the values of the constants it uses"),
+            );
+            return None;
+        }
+        self.consts.depth += 1;
+        let value = self.check_nested_value(program, expected, v, limit, via);
+        self.consts.depth -= 1;
+        value
+    }
+
+    /// [`Resolver::check_value`] once the limits are checked.
+    fn check_nested_value(
+        &mut self,
+        program: usize,
+        expected: &Type,
+        v: &ast::ConstValue,
+        limit: Limit,
+        via: Option<Span>,
+    ) -> Option<Value> {
         if let ConstValueKind::Ident(name) = &v.kind {
             return self.check_ident(program, expected, name, v.span, limit, via);
         }
@@ -416,9 +451,9 @@ impl Resolver<'_> {
 mod tests {
     use crate::{MemoryLoader, Options, check, codes};
 
-    /// Found by fuzzing (`fuzz/`, target `check`): each constant uses the
-    /// one before twice, so `C17` alone is 2^17 copies of `C0`, and every
-    /// line more doubled the time and memory of the check.
+    /// Found while writing the `check` fuzz target (`fuzz/`): each constant
+    /// uses the one before twice, so `C17` alone is 2^17 copies of `C0`,
+    /// and every line more doubled the time and memory of the check.
     #[test]
     fn doubling_constants_stop_at_the_expansion_limit() {
         let mut idl = String::from("struct S { 1: list<S> k }\nconst S C0 = {\"k\": []}\n");
@@ -431,5 +466,24 @@ mod tests {
         let found: Vec<&str> = out.diagnostics.iter().map(|d| d.code).collect();
         assert_eq!(found, [codes::CONST_TOO_LARGE], "{}", out.render_diagnostics(true, false));
         assert!(out.model.is_none());
+    }
+
+    /// Found while fixing the above: literals that each pass the parser's
+    /// nesting limit compose through constants, and 16 constants of 120
+    /// levels each (52 KB of IDL) overflowed the stack while checking.
+    #[test]
+    fn values_nested_through_constants_stop_at_the_depth_limit() {
+        let mut idl = String::from("typedef i32 T0\n");
+        for d in 1..=140 {
+            idl += &format!("typedef list<T{p}> T{d}\n", p = d - 1);
+        }
+        let nest = |inner: &str| format!("{}{inner}{}", "[".repeat(70), "]".repeat(70));
+        idl += &format!("const T0 C0 = 1\nconst T70 C1 = {}\nconst T140 C2 = {}\n", nest("C0"), nest("C1"));
+        let mut files = MemoryLoader::new();
+        files.add("deep.thrift", idl);
+        let out = check(&files, &["deep.thrift".into()], &Options::default());
+        let found: Vec<&str> = out.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(found, [codes::CONST_TOO_LARGE], "{}", out.render_diagnostics(true, false));
+        assert!(out.render_diagnostics(true, false).contains("deep.thrift:144:"), "at the use of C1, in C2");
     }
 }

@@ -1,0 +1,13 @@
+const i32 ANSWER = 42
+const i64 BIG = -9223372036854775808;
+const i16 HEX = 0x7FFF,
+const double PI = 3.14159e0
+const double SMALL = -.5E-3
+const bool YES = true
+const string ESC = "tab\there \"quoted\" \\ 'single' \n"
+const string SINGLE = 'it\'s'
+const list<i32> LIST = [1, 2; 3 4]
+const map<string, list<i32>> NESTED = {"a": [1], 'b': [], "c": LIST}
+const Color FAVOURITE = Color.GREEN
+const User ROOT = {"id": 1, "name": "root", "tags": ["x"]}
+const uuid ID = "00112233-4455-6677-8899-aabbccddeeff"
