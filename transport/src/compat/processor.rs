@@ -104,7 +104,12 @@ pub async fn serve_processor<T: TProcessor + Send + Sync + 'static>(
     processor: Arc<T>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    Server::builder().max_in_flight(1).build().serve(listener, ProcessorService::new(processor), shutdown).await
+    Server::builder()
+        .max_in_flight(1)
+        .detach_oneway(false)
+        .build()
+        .serve(listener, ProcessorService::new(processor), shutdown)
+        .await
 }
 
 #[derive(Default)]

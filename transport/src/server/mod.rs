@@ -37,6 +37,7 @@ struct Config {
     max_connections: usize,
     max_in_flight: usize,
     idle_timeout: Option<Duration>,
+    detach_oneway: bool,
 }
 
 impl Default for Config {
@@ -46,6 +47,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_in_flight: 64,
             idle_timeout: Some(Duration::from_secs(300)),
+            detach_oneway: true,
         }
     }
 }
@@ -74,6 +76,15 @@ impl<L> ServerBuilder<L> {
     /// Pipelined calls served at once per connection (64).
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.config.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Whether oneway calls run detached (the default), so a slow one never
+    /// delays later replies, or in line with the other calls of their
+    /// connection, so their effects are visible to the next call (as on
+    /// Apache's servers, which serve a connection one call at a time).
+    pub fn detach_oneway(mut self, on: bool) -> Self {
+        self.config.detach_oneway = on;
         self
     }
 
@@ -250,7 +261,7 @@ where
         }
         tokio::select! {
             frame = framed.next(), if reading && in_flight.len() < config.max_in_flight => match frame {
-                Some(Ok(frame)) if is_oneway::<P, D>(&calls.dispatch, &frame) => {
+                Some(Ok(frame)) if config.detach_oneway && is_oneway::<P, D>(&calls.dispatch, &frame) => {
                     oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());
                 }
                 Some(Ok(frame)) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer)),
