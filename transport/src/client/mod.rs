@@ -235,6 +235,13 @@ impl Channel {
         let seq = self.next_seq();
         let message = self.encode(method, MessageType::Call, seq, args);
         let conn = self.connection().await?;
+        let frame = self.exchange(&conn, seq, message).await?;
+        self.reply(frame, method, seq)
+    }
+
+    /// Sends `message` (with sequence id `seq`) and waits, within the
+    /// deadline, for the reply with that sequence id.
+    async fn exchange(&self, conn: &Connection, seq: i32, message: Bytes) -> Result<Bytes, TransportError> {
         let (tx, rx) = oneshot::channel();
         match conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             Some(w) => w.insert(seq, tx),
@@ -244,17 +251,16 @@ impl Channel {
             return Err(TransportError::Closed("connection closed before the call was sent".into()));
         }
         let timeout = self.inner.config.timeout;
-        let frame = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(frame)) => frame,
-            Ok(Err(_)) => return Err(TransportError::Closed("connection lost before the reply".into())),
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(_)) => Err(TransportError::Closed("connection lost before the reply".into())),
             Err(_) => {
                 if let Some(w) = conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
                     w.remove(&seq);
                 }
-                return Err(TransportError::Timeout(timeout));
+                Err(TransportError::Timeout(timeout))
             }
-        };
-        self.reply(frame, method, seq)
+        }
     }
 
     /// Sends a oneway call; returns once it is handed to the connection.
@@ -281,25 +287,7 @@ impl Channel {
             conn.outgoing.send(outgoing).await.map_err(|_| TransportError::Closed("connection closed".into()))?;
             return Ok(None);
         }
-        let (tx, rx) = oneshot::channel();
-        match conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            Some(w) => w.insert(seq, tx),
-            None => return Err(TransportError::Closed("connection closed".into())),
-        };
-        if conn.outgoing.send(outgoing).await.is_err() {
-            return Err(TransportError::Closed("connection closed before the call was sent".into()));
-        }
-        let timeout = self.inner.config.timeout;
-        let frame = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(frame)) => frame,
-            Ok(Err(_)) => return Err(TransportError::Closed("connection lost before the reply".into())),
-            Err(_) => {
-                if let Some(w) = conn.waiters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                    w.remove(&seq);
-                }
-                return Err(TransportError::Timeout(timeout));
-            }
-        };
+        let frame = self.exchange(&conn, seq, outgoing).await?;
         let (reply, reply_at) = self.read_header(&frame).map_err(|e| TransportError::BadReply(e.to_string()))?;
         let reply_body = frame.slice(reply_at..);
         Ok(Some(self.encode(&reply.name, reply.kind, header.seq, &RawBody(&reply_body))))
