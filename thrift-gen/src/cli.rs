@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use clap::Parser;
 
-use crate::{FsLoader, GeneratedFile, Options, RustOptions, check, generate, write_files};
+use crate::{FsLoader, GeneratedFile, Options, RustOptions, check, generate_into, write_files};
 
 /// Parsed command line.
 #[derive(Debug, Parser)]
@@ -155,14 +155,12 @@ fn execute(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<
         strict: cli.strict,
         rust,
     };
-    let only_check = cli.check || cli.dump_model;
     if cli.verbose {
         for f in &cli.files {
             let _ = writeln!(stdout, "Scanning {}", f.display());
         }
     }
-    let out =
-        if only_check { check(&FsLoader, &cli.files, &options) } else { generate(&FsLoader, &cli.files, &options) };
+    let out = check(&FsLoader, &cli.files, &options);
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
     let rendered = out.render_diagnostics(!cli.nowarn, color);
     let _ = stderr.write_all(rendered.as_bytes());
@@ -190,48 +188,78 @@ fn execute(cli: &Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<
         // Apache requires -out to exist; so do we, to catch typos.
         return Err(format!("output directory `{}` does not exist", dir.display()));
     }
-    if cli.verbose {
-        for f in &out.files {
-            let _ = writeln!(stdout, "Generating {}", dir.join(&f.path).display());
+    // Each file is written as soon as it is generated: only one is in
+    // memory at a time. The sources were only kept for rendering the
+    // diagnostics above; what generation may still report has no spans.
+    let mut out = out;
+    out.sources = crate::SourceMap::new();
+    let mut pending = String::new();
+    let mut file: Option<std::fs::File> = None;
+    generate_into(&mut out, &options, |chunk| {
+        let path = dir.join(chunk.path);
+        if options.rust.rustfmt {
+            // rustfmt needs the whole file.
+            pending.push_str(chunk.text);
+            if chunk.last {
+                let whole = GeneratedFile { path: chunk.path.to_path_buf(), contents: std::mem::take(&mut pending) };
+                write_files(&dir, std::slice::from_ref(&rustfmt(&whole)?)).map_err(|e| e.to_string())?;
+            }
+        } else {
+            if file.is_none() {
+                std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+                file =
+                    Some(std::fs::File::create(&path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?);
+            }
+            if let Some(f) = file.as_mut() {
+                std::io::Write::write_all(f, chunk.text.as_bytes())
+                    .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+            }
+            if chunk.last {
+                file = None;
+            }
         }
+        if chunk.last && cli.verbose {
+            let _ = writeln!(stdout, "Generating {}", path.display());
+        }
+        Ok::<(), String>(())
+    })?;
+    if out.diagnostics.has_errors() {
+        let rendered = out.render_diagnostics(!cli.nowarn, color);
+        let _ = stderr.write_all(rendered.as_bytes());
+        let n = out.diagnostics.error_count();
+        let _ = writeln!(stderr, "error: could not compile: {n} error{}", if n == 1 { "" } else { "s" });
+        return Ok(1);
     }
-    let files = if options.rust.rustfmt { rustfmt_all(&out.files)? } else { out.files };
-    write_files(&dir, &files).map_err(|e| e.to_string())?;
     Ok(0)
 }
 
-/// Formats generated files with the `rustfmt` on PATH (the `rustfmt`
+/// Formats one generated file with the `rustfmt` on PATH (the `rustfmt`
 /// generator option). Its configuration is looked up from the current
 /// directory, as `cargo fmt` would for the crate being built.
-fn rustfmt_all(files: &[GeneratedFile]) -> Result<Vec<GeneratedFile>, String> {
-    files
-        .iter()
-        .map(|f| {
-            let mut child = Command::new("rustfmt")
-                .args(["--edition", "2024", "--emit", "stdout"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("option `rustfmt` needs `rustfmt` on PATH: {e}"))?;
-            // Feed stdin from a thread: rustfmt may fill its stdout pipe
-            // before it has read all of a large input.
-            let mut stdin = child.stdin.take().ok_or("cannot write to rustfmt")?;
-            let input = f.contents.clone();
-            let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-            let output = child.wait_with_output().map_err(|e| format!("rustfmt failed: {e}"))?;
-            feeder.join().map_err(|_| "rustfmt input thread panicked".to_string())?.map_err(|e| e.to_string())?;
-            if !output.status.success() {
-                return Err(format!(
-                    "rustfmt failed on `{}`: {}",
-                    f.path.display(),
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ));
-            }
-            let contents = String::from_utf8(output.stdout).map_err(|e| format!("rustfmt output: {e}"))?;
-            Ok(GeneratedFile { path: f.path.clone(), contents })
-        })
-        .collect()
+fn rustfmt(f: &GeneratedFile) -> Result<GeneratedFile, String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("option `rustfmt` needs `rustfmt` on PATH: {e}"))?;
+    // Feed stdin from a thread: rustfmt may fill its stdout pipe
+    // before it has read all of a large input.
+    let mut stdin = child.stdin.take().ok_or("cannot write to rustfmt")?;
+    let input = f.contents.clone();
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().map_err(|e| format!("rustfmt failed: {e}"))?;
+    feeder.join().map_err(|_| "rustfmt input thread panicked".to_string())?.map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "rustfmt failed on `{}`: {}",
+            f.path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let contents = String::from_utf8(output.stdout).map_err(|e| format!("rustfmt output: {e}"))?;
+    Ok(GeneratedFile { path: f.path.clone(), contents })
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use builder::{BuildError, Builder};
-pub use codegen::{GeneratedFile, ModuleStyle, RustOptions};
+pub use codegen::{Chunk, GeneratedFile, ModuleStyle, RustOptions};
 pub use diagnostics::{Diagnostic, Diagnostics, FileId, Label, Severity, SourceMap, Span, codes};
 pub use printer::print_document;
 pub use resolve::load::{FsLoader, LoadedFile, MemoryLoader, SourceLoader};
@@ -104,20 +104,48 @@ pub fn check(loader: &dyn SourceLoader, inputs: &[PathBuf], options: &Options) -
 /// [`Options::recurse`], for everything they include).
 pub fn generate(loader: &dyn SourceLoader, inputs: &[PathBuf], options: &Options) -> Output {
     let mut out = check(loader, inputs, options);
-    if let Some(model) = &out.model {
-        let emit: Vec<usize> = if options.recurse {
-            (0..model.programs.len()).collect()
-        } else {
-            // A file named twice on the command line is generated once.
-            let mut seen = std::collections::HashSet::new();
-            model.roots.iter().copied().filter(|r| seen.insert(*r)).collect()
-        };
-        match codegen::generate(model, &emit, &options.rust) {
-            Ok(files) => out.files = files,
-            Err(d) => out.diagnostics.extend(d),
+    let mut files: Vec<GeneratedFile> = Vec::new();
+    let mut current = String::new();
+    let written: Result<(), std::convert::Infallible> = generate_into(&mut out, options, |chunk| {
+        current.push_str(chunk.text);
+        if chunk.last {
+            files.push(GeneratedFile { path: chunk.path.to_path_buf(), contents: std::mem::take(&mut current) });
         }
+        Ok(())
+    });
+    match written {
+        Ok(()) => out.files = files,
+        Err(never) => match never {},
     }
     out
+}
+
+/// Generates the code for `out`, the result of [`check`], handing the
+/// text of each file to `sink` in [`Chunk`]s as it is made: a front end
+/// that writes them as they come never holds the whole output. Does
+/// nothing when `out` has no model (the input had errors); problems the
+/// generator finds are added to `out.diagnostics` before anything reaches
+/// `sink`. An error from `sink` stops generation and is returned.
+pub fn generate_into<E>(
+    out: &mut Output,
+    options: &Options,
+    mut sink: impl FnMut(Chunk<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let Some(model) = &out.model else { return Ok(()) };
+    let emit: Vec<usize> = if options.recurse {
+        (0..model.programs.len()).collect()
+    } else {
+        // A file named twice on the command line is generated once.
+        let mut seen = std::collections::HashSet::new();
+        model.roots.iter().copied().filter(|r| seen.insert(*r)).collect()
+    };
+    match codegen::generate_each(model, &emit, &options.rust, &mut sink) {
+        Ok(result) => result,
+        Err(d) => {
+            out.diagnostics.extend(d);
+            Ok(())
+        }
+    }
 }
 
 /// Parses one file's text without resolving it: the syntax tree and the

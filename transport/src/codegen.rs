@@ -11,7 +11,11 @@ pub use uuid::Uuid;
 #[doc(hidden)]
 pub use crate::client::{CallError, Channel, Reply, missing_result};
 #[doc(hidden)]
+pub use crate::codec::fields::{decode_field, decode_some, encode_field, encode_optional, required};
+#[doc(hidden)]
 pub use crate::codec::{BinaryRef, Decode, DecodeError, Encode, Output, Protocol, Reader, TType, Writer};
+#[doc(hidden)]
+pub use crate::method::{Call, MethodResult, Outcome, serve, serve_oneway};
 #[doc(hidden)]
 pub use crate::protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
 #[doc(hidden)]

@@ -8,10 +8,11 @@
 //! declares exceptions. `SServer<H>` dispatches inherited methods too, and
 //! `SClient` has a method for each of them.
 
-use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
+use std::fmt::Write as _;
 
-use super::{Generator, doc_attrs, names};
+use super::values::{DECODE_SIGNATURE, ENCODE_SIGNATURE, string_lit};
+use super::writer::{Doc, ListKind, MAX_WIDTH, Writer, width};
+use super::{Generator, names};
 use crate::model::{BaseType, DefId, Field, Function, Requiredness, Service, Struct, StructKind, Type};
 
 /// One method as seen from the module generating a server or client:
@@ -24,35 +25,8 @@ struct Method<'m> {
 }
 
 impl Generator<'_> {
-    fn prefix(service: &Service, function: &Function) -> String {
-        format!("{}{}", names::type_name(&service.name), names::type_name(&function.name))
-    }
-
-    /// A path from `from` to a helper type of `m` (`SMArgs`, ...).
-    fn helper_path(&self, from: usize, m: &Method<'_>, suffix: &str) -> TokenStream {
-        let ident = format_ident!("{}{}", Self::prefix(m.service, m.function), suffix);
-        if m.program == from {
-            quote! { #ident }
-        } else {
-            let module = format_ident!("{}", self.modules[m.program]);
-            quote! { super::#module::#ident }
-        }
-    }
-
-    /// The exception type of a method, as seen from `from`.
-    fn exception_type(&self, from: usize, m: &Method<'_>) -> TokenStream {
-        if m.function.throws.is_empty() {
-            quote! { ::mu2sls::codegen::NoException }
-        } else {
-            self.helper_path(from, m, "Exception")
-        }
-    }
-
-    fn success_type(&self, from: usize, f: &Function) -> TokenStream {
-        match &f.returns {
-            Some(t) => self.rust_type(from, t),
-            None => quote! { () },
-        }
+    fn prefix(&self, service: &Service, function: &Function) -> String {
+        format!("{}{}", self.type_name(&service.name), self.type_name(&function.name))
     }
 
     /// The methods a service's server and client handle: its own, then
@@ -71,21 +45,58 @@ impl Generator<'_> {
         }
         out
     }
+}
 
-    pub(super) fn service(&self, p: usize, id: DefId, s: &Service) -> TokenStream {
-        let mut out = TokenStream::new();
-        for f in &s.functions {
-            out.extend(self.method_types(p, s, f));
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BorrowKind {
+    Value,
+    Reference,
+    Binary,
+    OptionalBinary,
+}
+
+impl Generator<'_> {
+    /// A path from `from` to a helper type of `m` (`SMArgs`, ...), as text.
+    fn helper_text(&self, from: usize, m: &Method<'_>, suffix: &str) -> String {
+        let prefix = self.prefix(m.service, m.function);
+        if m.program == from {
+            format!("{prefix}{suffix}")
+        } else {
+            format!("super::{}::{prefix}{suffix}", self.modules[m.program])
         }
-        out.extend(self.handler_trait(p, s));
-        out.extend(self.server(p, id, s));
-        out.extend(self.client(p, id, s));
-        out
+    }
+
+    /// The exception type of a method, as seen from `from`.
+    fn exception_text(&self, from: usize, m: &Method<'_>) -> String {
+        if m.function.throws.is_empty() {
+            "::mu2sls::codegen::NoException".to_string()
+        } else {
+            self.helper_text(from, m, "Exception")
+        }
+    }
+
+    fn success_doc(&self, from: usize, f: &Function) -> Doc {
+        match &f.returns {
+            Some(t) => self.type_doc(from, t),
+            None => Doc::Text("()".into()),
+        }
+    }
+
+    pub(super) fn emit_service(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
+        for f in &s.functions {
+            self.emit_method_types(p, s, f, w);
+        }
+        w.blank();
+        self.emit_handler_trait(p, s, w);
+        w.blank();
+        self.emit_server(p, id, s, w);
+        w.blank();
+        self.emit_client(p, id, s, w);
     }
 
     /// `SMArgs`, `SMArgsRef`, `SMResult` and `SMException` for one method.
-    fn method_types(&self, p: usize, s: &Service, f: &Function) -> TokenStream {
-        let prefix = Self::prefix(s, f);
+    fn emit_method_types(&self, p: usize, s: &Service, f: &Function, w: &mut Writer) {
+        let prefix = self.prefix(s, f);
         let args_struct = Struct {
             doc: None,
             kind: StructKind::Struct,
@@ -93,151 +104,95 @@ impl Generator<'_> {
             fields: f.args.clone(),
             annotations: Vec::new(),
         };
-        let mut out = quote! { #[doc(hidden)] };
-        out.extend(self.plain_with(p, &args_struct, quote! { #[derive(Debug)] }, TokenStream::new()));
-        out.extend(self.args_ref(p, &prefix, &f.args));
-
-        // The result struct.
-        let result = format_ident!("{prefix}Result");
-        let mut variants = Vec::new();
-        let mut encode_arms = Vec::new();
-        let mut decode_arms = Vec::new();
-        if let Some(ret) = &f.returns {
-            let ty = self.rust_type(p, ret);
-            let ttype = self.ttype(ret);
-            variants.push(quote! { Success(#ty) });
-            encode_arms.push(quote! {
-                #result::Success(v) => {
-                    w.field_begin(#ttype, 0);
-                    ::mu2sls::codegen::Encode::encode(v, w);
-                }
-            });
-            decode_arms.push(quote! {
-                (0, #ttype) => value = #result::Success(::mu2sls::codegen::Decode::decode(r)?),
-            });
-        }
-        for e in &f.throws {
-            let variant = names::ident(&names::type_name(&e.name));
-            let ty = self.rust_type(p, &e.ty);
-            let id = Literal::i16_unsuffixed(e.id);
-            variants.push(quote! { #variant(#ty) });
-            encode_arms.push(quote! {
-                #result::#variant(v) => {
-                    w.field_begin(::mu2sls::codegen::TType::Struct, #id);
-                    ::mu2sls::codegen::Encode::encode(v, w);
-                }
-            });
-            decode_arms.push(quote! {
-                (#id, ::mu2sls::codegen::TType::Struct) => value = #result::#variant(::mu2sls::codegen::Decode::decode(r)?),
-            });
-        }
-        let binding = if decode_arms.is_empty() {
-            quote! { let value }
-        } else {
-            quote! { let mut value }
-        };
-        out.extend(quote! {
-            #[doc(hidden)]
-            #[derive(Debug)]
-            pub enum #result {
-                #( #variants, )*
-                /// No field: the success of a `void` method, or a missing result.
-                Empty,
-            }
-
-            impl ::mu2sls::codegen::Encode for #result {
-                const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
-                fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
-                    &self,
-                    w: &mut ::mu2sls::codegen::Writer<P, O>,
-                ) {
-                    w.struct_begin();
-                    match self {
-                        #( #encode_arms )*
-                        #result::Empty => {}
-                    }
-                    w.struct_end();
-                }
-            }
-
-            impl ::mu2sls::codegen::Decode for #result {
-                fn decode<P: ::mu2sls::codegen::Protocol>(
-                    r: &mut ::mu2sls::codegen::Reader<'_, P>,
-                ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
-                    r.struct_begin()?;
-                    #binding = #result::Empty;
-                    while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
-                        match (id, t) {
-                            #( #decode_arms )*
-                            _ => r.skip(t)?,
-                        }
-                    }
-                    r.struct_end();
-                    ::std::result::Result::Ok(value)
-                }
-            }
-        });
-
-        // The public exception enum.
+        w.blank();
+        self.emit_plain(p, &args_struct, "Debug", false, true, w);
+        w.blank();
+        self.emit_call_impl(s, f, &prefix, w);
+        w.blank();
+        self.emit_args_ref(p, &prefix, &f.args, w);
+        w.blank();
+        self.emit_result(p, f, &prefix, w);
         if !f.throws.is_empty() {
-            let exception = format_ident!("{prefix}Exception");
-            let doc = format!(" The declared exceptions of `{}.{}`.", s.name, f.name);
-            let variants: Vec<_> = f.throws.iter().map(|e| names::ident(&names::type_name(&e.name))).collect();
-            let types: Vec<_> = f.throws.iter().map(|e| self.rust_type(p, &e.ty)).collect();
-            out.extend(quote! {
-                #[doc = #doc]
-                #[derive(Clone, Debug, PartialEq)]
-                pub enum #exception {
-                    #( #variants(#types), )*
-                }
-
-                impl ::std::fmt::Display for #exception {
-                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        match self {
-                            #( #exception::#variants(e) => ::std::fmt::Display::fmt(e, f), )*
-                        }
-                    }
-                }
-
-                impl ::std::error::Error for #exception {}
-
-                #(
-                    impl ::std::convert::From<#types> for #exception {
-                        fn from(e: #types) -> Self {
-                            #exception::#variants(e)
-                        }
-                    }
-
-                    impl ::std::convert::From<#types> for ::mu2sls::codegen::ServiceError<#exception> {
-                        fn from(e: #types) -> Self {
-                            ::mu2sls::codegen::ServiceError::Exception(#exception::#variants(e))
-                        }
-                    }
-                )*
-            });
+            w.blank();
+            self.emit_exception_enum(p, s, f, &prefix, w);
         }
-        out
+    }
+
+    /// `impl<H: S> Call<H> for SMArgs`: which handler method the arguments
+    /// are for.
+    fn emit_call_impl(&self, s: &Service, f: &Function, prefix: &str, w: &mut Writer) {
+        let trait_name = names::ident(&self.type_name(&s.name));
+        let method = names::ident(&self.snake_name(&f.name));
+        w.open(format_args!("impl<H: {trait_name}> ::mu2sls::codegen::Call<H> for {prefix}Args {{"));
+        w.line(format_args!("type Result = {prefix}Result;"));
+        w.blank();
+        w.text(CALL_SIGNATURE);
+        w.indent_in();
+        let mut args = vec![Doc::Text("handler".into()), Doc::Text("cx".into())];
+        args.extend(f.args.iter().map(|a| Doc::Text(format!("self.{}", names::ident(&self.snake_name(&a.name))))));
+        w.statement(&Doc::list(format!("<H as {trait_name}>::{method}"), ListKind::Call, args), "");
+        w.close("}");
+        w.close("}");
+    }
+
+    /// `SMArgsRef<'a>`: the arguments as the client borrows them.
+    fn emit_args_ref(&self, p: usize, prefix: &str, args: &[Field], w: &mut Writer) {
+        let borrows = args.iter().any(|f| self.borrowed_text(p, f).2 != BorrowKind::Value);
+        let generics = if borrows { "<'a>" } else { "" };
+        w.text("#[doc(hidden)]");
+        if args.is_empty() {
+            w.line(format_args!("pub struct {prefix}ArgsRef{generics} {{}}"));
+        } else {
+            w.open(format_args!("pub struct {prefix}ArgsRef{generics} {{"));
+            for a in args {
+                let ident = names::ident(&self.snake_name(&a.name));
+                w.assign(&format!("pub {ident}:"), &self.borrowed_text(p, a).1, ",");
+            }
+            w.close("}");
+        }
+        w.blank();
+        w.open(format_args!("impl{generics} ::mu2sls::codegen::Encode for {prefix}ArgsRef{generics} {{"));
+        w.text("const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;");
+        w.blank();
+        w.text(ENCODE_SIGNATURE);
+        w.open(format_args!("    w.struct_begin();"));
+        for a in args {
+            let ident = names::ident(&self.snake_name(&a.name));
+            let helper = if a.requiredness == Requiredness::Optional { "encode_optional" } else { "encode_field" };
+            let call = Doc::list(
+                format!("::mu2sls::codegen::{helper}"),
+                ListKind::Call,
+                vec![Doc::Text("w".into()), Doc::Text(a.id.to_string()), Doc::Text(format!("&self.{ident}"))],
+            );
+            w.statement(&call, ";");
+        }
+        w.text("w.struct_end();");
+        w.close("}");
+        w.close("}");
     }
 
     /// How a client method takes an argument: scalars and enums by value,
-    /// strings as `&str`, binaries as `&[u8]`, the rest by reference. The
-    /// pair is (parameter type, field type in `SMArgsRef<'a>`).
-    fn borrowed(&self, p: usize, f: &Field) -> (TokenStream, TokenStream, BorrowKind) {
-        let ty = self.rust_type(p, &f.ty);
+    /// strings as `&str`, binaries as `&[u8]`, the rest by reference:
+    /// (parameter type, field type in `SMArgsRef<'a>`, kind).
+    fn borrowed_text(&self, p: usize, f: &Field) -> (Doc, Doc, BorrowKind) {
         let (param, field, kind) = match self.model.resolve(&f.ty) {
-            Type::Base(BaseType::String) => (quote! { &str }, quote! { &'a str }, BorrowKind::Reference),
+            Type::Base(BaseType::String) => {
+                (Doc::Text("&str".into()), Doc::Text("&'a str".into()), BorrowKind::Reference)
+            }
             Type::Base(BaseType::Binary) => {
-                (quote! { &[u8] }, quote! { ::mu2sls::codegen::BinaryRef<'a> }, BorrowKind::Binary)
+                (Doc::Text("&[u8]".into()), Doc::Text("::mu2sls::codegen::BinaryRef<'a>".into()), BorrowKind::Binary)
             }
-            Type::Base(BaseType::Uuid) | Type::List(_) | Type::Set(_) | Type::Map(..) | Type::Struct(_) => {
-                (quote! { &#ty }, quote! { &'a #ty }, BorrowKind::Reference)
-            }
-            _ => (quote! { #ty }, quote! { #ty }, BorrowKind::Value),
+            Type::Base(BaseType::Uuid) | Type::List(_) | Type::Set(_) | Type::Map(..) | Type::Struct(_) => (
+                prefix_doc("&", self.type_doc(p, &f.ty)),
+                prefix_doc("&'a ", self.type_doc(p, &f.ty)),
+                BorrowKind::Reference,
+            ),
+            _ => (self.type_doc(p, &f.ty), self.type_doc(p, &f.ty), BorrowKind::Value),
         };
         if f.requiredness == Requiredness::Optional {
             (
-                quote! { ::std::option::Option<#param> },
-                quote! { ::std::option::Option<#field> },
+                Doc::list("::std::option::Option", ListKind::Generic, vec![param]),
+                Doc::list("::std::option::Option", ListKind::Generic, vec![field]),
                 match kind {
                     BorrowKind::Binary => BorrowKind::OptionalBinary,
                     other => other,
@@ -248,316 +203,489 @@ impl Generator<'_> {
         }
     }
 
-    /// `SMArgsRef<'a>`: the arguments as the client borrows them.
-    fn args_ref(&self, p: usize, prefix: &str, args: &[Field]) -> TokenStream {
-        let name = format_ident!("{prefix}ArgsRef");
-        let idents: Vec<_> = args.iter().map(|f| names::ident(&names::snake_name(&f.name))).collect();
-        let fields: Vec<_> = args.iter().map(|f| self.borrowed(p, f).1).collect();
-        let writes = args.iter().zip(&idents).map(|(f, ident)| {
-            let ttype = self.ttype(&f.ty);
-            let id = Literal::i16_unsuffixed(f.id);
-            if f.requiredness == Requiredness::Optional {
-                quote! {
-                    if let ::std::option::Option::Some(v) = &self.#ident {
-                        w.field_begin(#ttype, #id);
-                        ::mu2sls::codegen::Encode::encode(v, w);
-                    }
-                }
-            } else {
-                quote! {
-                    w.field_begin(#ttype, #id);
-                    ::mu2sls::codegen::Encode::encode(&self.#ident, w);
-                }
-            }
-        });
-        let borrows = args.iter().any(|f| self.borrowed(p, f).2 != BorrowKind::Value);
-        let generics = if borrows {
-            quote! { <'a> }
+    /// `SMResult`, its codec and its `MethodResult` impl.
+    fn emit_result(&self, p: usize, f: &Function, prefix: &str, w: &mut Writer) {
+        let result = format!("{prefix}Result");
+        let r = result.as_str();
+        let variants: Vec<String> = f.throws.iter().map(|e| names::ident(&self.type_name(&e.name))).collect();
+        w.text("#[doc(hidden)]");
+        w.text("#[derive(Debug)]");
+        w.open(format_args!("pub enum {r} {{"));
+        if let Some(ret) = &f.returns {
+            w.statement(&Doc::list("Success", ListKind::Call, vec![self.type_doc(p, ret)]), ",");
+        }
+        for (e, v) in f.throws.iter().zip(&variants) {
+            w.statement(&Doc::list(v.as_str(), ListKind::Call, vec![self.type_doc(p, &e.ty)]), ",");
+        }
+        w.text("/// No field: the success of a `void` method, or a missing result.");
+        w.text("Empty,");
+        w.close("}");
+
+        w.blank();
+        w.open(format_args!("impl ::mu2sls::codegen::Encode for {r} {{"));
+        w.text("const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;");
+        w.blank();
+        w.text(ENCODE_SIGNATURE);
+        w.open(format_args!("    w.struct_begin();"));
+        w.open(format_args!("match self {{"));
+        let encode = |id: i16| {
+            Doc::list(
+                "::mu2sls::codegen::encode_field",
+                ListKind::Call,
+                vec![Doc::Text("w".into()), Doc::Text(id.to_string()), Doc::Text("v".into())],
+            )
+        };
+        if f.returns.is_some() {
+            self.emit_arm(w, &format!("{r}::Success(v) =>"), &encode(0));
+        }
+        for (e, v) in f.throws.iter().zip(&variants) {
+            self.emit_arm(w, &format!("{r}::{v}(v) =>"), &encode(e.id));
+        }
+        w.line(format_args!("{r}::Empty => {{}}"));
+        w.close("}");
+        w.text("w.struct_end();");
+        w.close("}");
+        w.close("}");
+
+        w.blank();
+        w.open(format_args!("impl ::mu2sls::codegen::Decode for {r} {{"));
+        w.text(DECODE_SIGNATURE);
+        w.open(format_args!("    r.struct_begin()?;"));
+        let binding = if f.returns.is_none() && f.throws.is_empty() { "let value" } else { "let mut value" };
+        w.line(format_args!("{binding} = {r}::Empty;"));
+        w.open(format_args!("while let ::std::option::Option::Some((t, id)) = r.field_begin()? {{"));
+        w.open(format_args!("match (id, t) {{"));
+        let decode = Doc::Suffix(
+            Box::new(Doc::list("::mu2sls::codegen::Decode::decode", ListKind::Call, vec![Doc::Text("r".into())])),
+            "?",
+        );
+        if let Some(ret) = &f.returns {
+            w.open(format_args!("(0, {}) => {{", self.ttype_text(ret)));
+            w.assign("value =", &Doc::list(format!("{r}::Success"), ListKind::Call, vec![decode.clone()]), ";");
+            w.close("}");
+        }
+        for (e, v) in f.throws.iter().zip(&variants) {
+            w.open(format_args!("({}, ::mu2sls::codegen::TType::Struct) => {{", e.id));
+            w.assign("value =", &Doc::list(format!("{r}::{v}"), ListKind::Call, vec![decode.clone()]), ";");
+            w.close("}");
+        }
+        w.text("_ => r.skip(t)?,");
+        w.close("}");
+        w.close("}");
+        w.text("r.struct_end();");
+        w.text("::std::result::Result::Ok(value)");
+        w.close("}");
+        w.close("}");
+
+        w.blank();
+        w.open(format_args!("impl ::mu2sls::codegen::MethodResult for {r} {{"));
+        w.assign("type Success =", &self.success_doc(p, f), ";");
+        if f.throws.is_empty() {
+            w.text("type Exception = ::mu2sls::codegen::NoException;");
         } else {
-            TokenStream::new()
-        };
-        quote! {
-            #[doc(hidden)]
-            pub struct #name #generics {
-                #( pub #idents: #fields, )*
+            w.assign("type Exception =", &Doc::Text(format!("{prefix}Exception")), ";");
+        }
+        w.blank();
+        if f.returns.is_some() {
+            w.open(format_args!("fn success(value: <Self as ::mu2sls::codegen::MethodResult>::Success) -> Self {{"));
+            w.line(format_args!("{r}::Success(value)"));
+        } else {
+            w.open(format_args!("fn success((): <Self as ::mu2sls::codegen::MethodResult>::Success) -> Self {{"));
+            w.line(format_args!("{r}::Empty"));
+        }
+        w.close("}");
+        w.blank();
+        w.open(format_args!("fn exception(e: <Self as ::mu2sls::codegen::MethodResult>::Exception) -> Self {{"));
+        if f.throws.is_empty() {
+            w.text("match e {}");
+        } else {
+            w.open(format_args!("match e {{"));
+            for v in &variants {
+                self.emit_arm(w, &format!("{prefix}Exception::{v}(e) =>"), &Doc::Text(format!("{r}::{v}(e)")));
             }
+            w.close("}");
+        }
+        w.close("}");
+        w.close("}");
+    }
 
-            impl #generics ::mu2sls::codegen::Encode for #name #generics {
-                const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
-                fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
-                    &self,
-                    w: &mut ::mu2sls::codegen::Writer<P, O>,
-                ) {
-                    w.struct_begin();
-                    #( #writes )*
-                    w.struct_end();
-                }
-            }
+    /// The public `SMException` enum of a method that declares exceptions.
+    fn emit_exception_enum(&self, p: usize, s: &Service, f: &Function, prefix: &str, w: &mut Writer) {
+        let exception = format!("{prefix}Exception");
+        let x = exception.as_str();
+        let variants: Vec<String> = f.throws.iter().map(|e| names::ident(&self.type_name(&e.name))).collect();
+        let types: Vec<String> = f.throws.iter().map(|e| self.type_string(p, &e.ty)).collect();
+        w.line(format_args!("/// The declared exceptions of `{}.{}`.", s.name, f.name));
+        w.text("#[derive(Clone, Debug, PartialEq)]");
+        w.open(format_args!("pub enum {x} {{"));
+        for (e, v) in f.throws.iter().zip(&variants) {
+            w.statement(&Doc::list(v.as_str(), ListKind::Call, vec![self.type_doc(p, &e.ty)]), ",");
+        }
+        w.close("}");
+        w.blank();
+        w.open(format_args!("impl ::std::fmt::Display for {x} {{"));
+        w.open(format_args!("fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{"));
+        w.open(format_args!("match self {{"));
+        for v in &variants {
+            self.emit_arm(w, &format!("{x}::{v}(e) =>"), &Doc::Text("::std::fmt::Display::fmt(e, f)".into()));
+        }
+        w.close("}");
+        w.close("}");
+        w.close("}");
+        w.blank();
+        w.line(format_args!("impl ::std::error::Error for {x} {{}}"));
+        for (v, ty) in variants.iter().zip(&types) {
+            w.blank();
+            w.impl_header(&format!("impl ::std::convert::From<{ty}>"), &format!("for {x}"));
+            w.open(format_args!("fn from(e: {ty}) -> Self {{"));
+            w.line(format_args!("{x}::{v}(e)"));
+            w.close("}");
+            w.close("}");
+            w.blank();
+            w.impl_header(
+                &format!("impl ::std::convert::From<{ty}>"),
+                &format!("for ::mu2sls::codegen::ServiceError<{x}>"),
+            );
+            w.open(format_args!("fn from(e: {ty}) -> Self {{"));
+            w.statement(
+                &Doc::list(
+                    "::mu2sls::codegen::ServiceError::Exception",
+                    ListKind::Call,
+                    vec![Doc::Text(format!("{x}::{v}(e)"))],
+                ),
+                "",
+            );
+            w.close("}");
+            w.close("}");
         }
     }
 
-    fn handler_trait(&self, p: usize, s: &Service) -> TokenStream {
-        let doc = doc_attrs(&s.doc);
-        let name = names::ident(&names::type_name(&s.name));
+    fn emit_handler_trait(&self, p: usize, s: &Service, w: &mut Writer) {
+        let name = names::ident(&self.type_name(&s.name));
         let parent = match s.extends {
-            Some(id) => {
-                let path = self.def_path(p, id, &self.model.service(id).name);
-                quote! { #path + }
-            }
-            None => TokenStream::new(),
+            Some(id) => format!("{} + ", self.def_path_text(p, id, &self.model.service(id).name)),
+            None => String::new(),
         };
-        let methods = s.functions.iter().map(|f| {
-            let doc = doc_attrs(&f.doc);
-            let method = names::ident(&names::snake_name(&f.name));
-            let params = f.args.iter().map(|a| {
-                let ident = names::ident(&names::snake_name(&a.name));
-                let ty = self.field_type(p, a);
-                quote! { #ident: #ty }
-            });
-            let ok = self.success_type(p, f);
-            let m = Method { program: p, service: s, function: f };
-            let err = self.exception_type(p, &m);
-            quote! {
-                #doc
-                fn #method(
-                    &self,
-                    cx: &::mu2sls::codegen::CallContext,
-                    #( #params, )*
-                ) -> impl ::std::future::Future<
-                    Output = ::std::result::Result<#ok, ::mu2sls::codegen::ServiceError<#err>>,
-                > + ::std::marker::Send;
-            }
-        });
-        quote! {
-            #doc
-            pub trait #name: #parent ::std::marker::Send + ::std::marker::Sync + 'static {
-                #( #methods )*
-            }
+        w.doc(&s.doc);
+        let bounds = format!("{parent}::std::marker::Send + ::std::marker::Sync + 'static");
+        // rustfmt keeps the header on one line only up to 92 columns
+        // (measured with rustfmt 1.9).
+        let header = format!("pub trait {name}: {bounds} {{");
+        if width(&header) <= MAX_WIDTH - 8 {
+            w.text(&header);
+        } else {
+            w.line(format_args!("pub trait {name}:"));
+            w.line(format_args!("    {bounds}"));
+            w.text("{");
         }
-    }
-
-    fn server(&self, p: usize, id: DefId, s: &Service) -> TokenStream {
-        let trait_name = names::ident(&names::type_name(&s.name));
-        let server = format_ident!("{}Server", names::type_name(&s.name));
-        let doc = format!(" Serves a [`{trait_name}`] handler: give it to `mu2sls::Server::serve`.");
-        let methods = self.methods_of(id);
-        let kinds = methods.iter().map(|m| {
-            let wire = m.function.name.as_str();
-            if m.function.oneway {
-                quote! { #wire => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::Oneway), }
-            } else {
-                quote! { #wire => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::Call), }
+        w.indent_in();
+        for (i, f) in s.functions.iter().enumerate() {
+            if i > 0 {
+                w.blank();
             }
-        });
-        let arms = methods.iter().map(|m| {
-            let wire = m.function.name.as_str();
-            let args_ty = self.helper_path(p, m, "Args");
-            let result_ty = self.helper_path(p, m, "Result");
-            let declaring = self.def_path(p, self.service_id(m), &m.service.name);
-            let method = names::ident(&names::snake_name(&m.function.name));
-            let arg_idents: Vec<_> =
-                m.function.args.iter().map(|a| names::ident(&names::snake_name(&a.name))).collect();
-            let call = quote! { <H as #declaring>::#method(&self.handler, &cx, #( args.#arg_idents ),*).await };
-            let decode = quote! {
-                let args = match ::mu2sls::codegen::decode_args::<P, #args_ty>(&frame, args_at) {
-                    ::std::result::Result::Ok(a) => a,
-                    ::std::result::Result::Err(e) => {
-                        return ::std::option::Option::Some(::mu2sls::codegen::protocol_error_reply::<P>(&cx, &e));
-                    }
-                };
-            };
-            if m.function.oneway {
-                return quote! {
-                    #wire => {
-                        let args = match ::mu2sls::codegen::decode_args::<P, #args_ty>(&frame, args_at) {
-                            ::std::result::Result::Ok(a) => a,
-                            ::std::result::Result::Err(_) => return ::std::option::Option::None,
-                        };
-                        let _ = #call;
-                        ::std::option::Option::None
-                    }
-                };
-            }
-            let ok = if m.function.returns.is_some() {
-                quote! { ::std::result::Result::Ok(v) => #result_ty::Success(v), }
-            } else {
-                quote! { ::std::result::Result::Ok(()) => #result_ty::Empty, }
-            };
-            let exceptions = if m.function.throws.is_empty() {
-                quote! { ::std::result::Result::Err(::mu2sls::codegen::ServiceError::Exception(e)) => match e {}, }
-            } else {
-                let exc = self.helper_path(p, m, "Exception");
-                let variants: Vec<_> =
-                    m.function.throws.iter().map(|e| names::ident(&names::type_name(&e.name))).collect();
-                quote! {
-                    #(
-                        ::std::result::Result::Err(::mu2sls::codegen::ServiceError::Exception(#exc::#variants(e))) => {
-                            #result_ty::#variants(e)
-                        }
-                    )*
-                }
-            };
-            quote! {
-                #wire => {
-                    #decode
-                    let result = match #call {
-                        #ok
-                        #exceptions
-                        ::std::result::Result::Err(::mu2sls::codegen::ServiceError::Application(e)) => {
-                            return ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e));
-                        }
-                    };
-                    ::std::option::Option::Some(::mu2sls::codegen::reply::<P, #result_ty>(&cx, &result))
-                }
-            }
-        });
-        quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug)]
-            pub struct #server<H> {
-                handler: H,
-            }
-
-            impl<H: #trait_name> #server<H> {
-                /// A dispatcher for `handler`.
-                pub fn new(handler: H) -> Self {
-                    #server { handler }
-                }
-
-                /// The handler.
-                pub fn handler(&self) -> &H {
-                    &self.handler
-                }
-            }
-
-            impl<H: #trait_name> ::mu2sls::codegen::Dispatch for #server<H> {
-                fn method_kind(&self, method: &str) -> ::std::option::Option<::mu2sls::codegen::MethodKind> {
-                    match method {
-                        #( #kinds )*
-                        _ => ::std::option::Option::None,
-                    }
-                }
-
-                #[allow(unreachable_code, unused_variables)]
-                fn dispatch<P: ::mu2sls::codegen::Protocol>(
-                    &self,
-                    cx: ::mu2sls::codegen::CallContext,
-                    frame: ::mu2sls::codegen::Bytes,
-                    args_at: usize,
-                ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>> + ::std::marker::Send {
-                    async move {
-                        match cx.method() {
-                            #( #arms )*
-                            other => {
-                                let e = ::mu2sls::codegen::ApplicationException::new(
-                                    ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
-                                    ::std::format!("unknown method `{other}`"),
-                                );
-                                ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn service_id(&self, m: &Method<'_>) -> DefId {
-        let index =
-            self.model.programs[m.program].services.iter().position(|s| std::ptr::eq(s, m.service)).unwrap_or_default();
-        DefId { program: m.program, index }
-    }
-
-    fn client(&self, p: usize, id: DefId, s: &Service) -> TokenStream {
-        let client = format_ident!("{}Client", names::type_name(&s.name));
-        let doc = format!(" A client of `{}`: each method sends one call over the channel.", s.name);
-        let methods = self.methods_of(id).into_iter().map(|m| {
-            let f = m.function;
-            let doc = doc_attrs(&f.doc);
-            let method = names::ident(&names::snake_name(&f.name));
-            let wire = f.name.as_str();
-            let args_ref = self.helper_path(p, &m, "ArgsRef");
-            let result_ty = self.helper_path(p, &m, "Result");
-            let mut params = Vec::new();
-            let mut inits = Vec::new();
+            w.doc(&f.doc);
+            let method = names::ident(&self.snake_name(&f.name));
+            w.open(format_args!("fn {method}("));
+            w.text("&self,");
+            w.text("cx: &::mu2sls::codegen::CallContext,");
             for a in &f.args {
-                let ident = names::ident(&names::snake_name(&a.name));
-                let (param, _, kind) = self.borrowed(p, a);
-                params.push(quote! { #ident: #param });
-                inits.push(match kind {
-                    BorrowKind::Binary => quote! { #ident: ::mu2sls::codegen::BinaryRef(#ident) },
-                    BorrowKind::OptionalBinary => quote! { #ident: #ident.map(::mu2sls::codegen::BinaryRef) },
-                    BorrowKind::Value | BorrowKind::Reference => quote! { #ident },
-                });
+                let ident = names::ident(&self.snake_name(&a.name));
+                w.prefixed(&format!("{ident}: "), &self.field_type_doc(p, a), ",");
             }
-            let err = self.exception_type(p, &m);
-            if f.oneway {
-                return quote! {
-                    #doc
-                    pub async fn #method(&self, #( #params ),*) -> ::std::result::Result<(), ::mu2sls::codegen::CallError<#err>> {
-                        let args = #args_ref { #( #inits ),* };
-                        self.channel.call_oneway(#wire, &args).await?;
-                        ::std::result::Result::Ok(())
-                    }
-                };
+            let m = Method { program: p, service: s, function: f };
+            let result = Doc::list(
+                "Output = ::std::result::Result",
+                ListKind::Generic,
+                vec![
+                    self.success_doc(p, f),
+                    Doc::list(
+                        "::mu2sls::codegen::ServiceError",
+                        ListKind::Generic,
+                        vec![Doc::Text(self.exception_text(p, &m))],
+                    ),
+                ],
+            );
+            let future = Doc::list("impl ::std::future::Future", ListKind::Generic, vec![result]);
+            w.indent_back();
+            w.prefixed(") -> ", &Doc::Suffix(Box::new(future), " + ::std::marker::Send"), ";");
+        }
+        w.close("}");
+    }
+
+    fn emit_server(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
+        let trait_name = names::ident(&self.type_name(&s.name));
+        let t = trait_name.as_str();
+        let server = format!("{t}Server");
+        let sv = server.as_str();
+        w.line(format_args!("/// Serves a [`{t}`] handler: give it to `mu2sls::Server::serve`."));
+        w.text("#[derive(Clone, Debug)]");
+        w.open(format_args!("pub struct {sv}<H> {{"));
+        w.text("handler: H,");
+        w.close("}");
+        w.blank();
+        w.open(format_args!("impl<H: {t}> {sv}<H> {{"));
+        w.text("/// A dispatcher for `handler`.");
+        w.open(format_args!("pub fn new(handler: H) -> Self {{"));
+        w.line(format_args!("{sv} {{ handler }}"));
+        w.close("}");
+        w.blank();
+        w.text("/// The handler.");
+        w.open(format_args!("pub fn handler(&self) -> &H {{"));
+        w.text("&self.handler");
+        w.close("}");
+        w.close("}");
+        w.blank();
+        let methods = self.methods_of(id);
+        w.open(format_args!("impl<H: {t}> ::mu2sls::codegen::Dispatch for {sv}<H> {{"));
+        w.text("fn method_kind(&self, method: &str) -> ::std::option::Option<::mu2sls::codegen::MethodKind> {");
+        w.indent_in();
+        w.open(format_args!("match method {{"));
+        for m in &methods {
+            let kind = if m.function.oneway { "Oneway" } else { "Call" };
+            let wire = string_lit(&m.function.name);
+            let at = w.start();
+            let _ = write!(w.buf, "{wire} => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::{kind}),");
+            if w.end_checked(at) {
+                continue;
             }
-            let ok_ty = self.success_type(p, f);
-            let mut arms = Vec::new();
-            if f.returns.is_some() {
-                arms.push(quote! { #result_ty::Success(v) => ::std::result::Result::Ok(v), });
-                arms.push(quote! {
-                    #result_ty::Empty => ::std::result::Result::Err(::mu2sls::codegen::CallError::Application(
-                        ::mu2sls::codegen::missing_result(#wire),
-                    )),
-                });
+            self.emit_arm(
+                w,
+                &format!("{wire} =>"),
+                &Doc::Text(format!("::std::option::Option::Some(::mu2sls::codegen::MethodKind::{kind})")),
+            );
+        }
+        w.text("_ => ::std::option::Option::None,");
+        w.close("}");
+        w.close("}");
+        w.blank();
+        w.text(DISPATCH_SIGNATURE);
+        w.indent_in();
+        w.open(format_args!("async move {{"));
+        w.open(format_args!("match cx.method() {{"));
+        for m in &methods {
+            let serve = if m.function.oneway { "serve_oneway" } else { "serve" };
+            let args = self.helper_text(p, m, "Args");
+            w.open(format_args!("{} => {{", string_lit(&m.function.name)));
+            let at = w.start();
+            let _ = write!(w.buf, "let serve = ::mu2sls::codegen::{serve}::<P, H, {args}>;");
+            if w.end_checked(at) {
+                w.text("serve(&self.handler, &cx, &frame, args_at).await");
+                w.close("}");
+                continue;
+            }
+            let path = Doc::list(
+                format!("::mu2sls::codegen::{serve}::"),
+                ListKind::Generic,
+                vec![Doc::Text("P".into()), Doc::Text("H".into()), Doc::Text(args)],
+            );
+            w.assign("let serve =", &path, ";");
+            w.text("serve(&self.handler, &cx, &frame, args_at).await");
+            w.close("}");
+        }
+        w.text(UNKNOWN_METHOD_ARM);
+        w.close("}");
+        w.close("}");
+        w.close("}");
+        w.close("}");
+    }
+
+    fn emit_client(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
+        let client = format!("{}Client", self.type_name(&s.name));
+        let c = client.as_str();
+        w.line(format_args!("/// A client of `{}`: each method sends one call over the channel.", s.name));
+        w.text("#[derive(Clone, Debug)]");
+        w.open(format_args!("pub struct {c} {{"));
+        w.text("channel: ::mu2sls::codegen::Channel,");
+        w.close("}");
+        w.blank();
+        w.open(format_args!("impl {c} {{"));
+        w.text("/// A client sending its calls over `channel`.");
+        w.open(format_args!("pub fn new(channel: ::mu2sls::codegen::Channel) -> Self {{"));
+        w.line(format_args!("{c} {{ channel }}"));
+        w.close("}");
+        for m in self.methods_of(id) {
+            w.blank();
+            self.emit_client_method(p, &m, w);
+        }
+        w.close("}");
+    }
+
+    fn emit_client_method(&self, p: usize, m: &Method<'_>, w: &mut Writer) {
+        let f = m.function;
+        let method = names::ident(&self.snake_name(&f.name));
+        let wire = string_lit(&f.name);
+        let args_ref = self.helper_text(p, m, "ArgsRef");
+        let result_ty = self.helper_text(p, m, "Result");
+        let err = self.exception_text(p, m);
+        let mut params = Vec::new();
+        let mut inits = Vec::new();
+        for a in &f.args {
+            let ident = names::ident(&self.snake_name(&a.name));
+            let (param, _, kind) = self.borrowed_text(p, a);
+            params.push((ident.clone(), param));
+            let value = match kind {
+                BorrowKind::Binary => format!("::mu2sls::codegen::BinaryRef({ident})"),
+                BorrowKind::OptionalBinary => format!("{ident}.map(::mu2sls::codegen::BinaryRef)"),
+                BorrowKind::Value | BorrowKind::Reference => ident.clone(),
+            };
+            inits.push((ident, Doc::Text(value)));
+        }
+        let ok = if f.oneway { Doc::Text("()".into()) } else { self.success_doc(p, f) };
+        let ret = Doc::list(
+            "::std::result::Result",
+            ListKind::Generic,
+            vec![ok, Doc::list("::mu2sls::codegen::CallError", ListKind::Generic, vec![Doc::Text(err.clone())])],
+        );
+        w.doc(&f.doc);
+        // The signature: on one line if it fits, else one parameter a line.
+        let at = w.start();
+        let _ = write!(w.buf, "pub async fn {method}(&self");
+        for (ident, param) in &params {
+            let _ = write!(w.buf, ", {ident}: ");
+            param.flat(&mut w.buf);
+        }
+        w.buf.push_str(") -> ");
+        ret.flat(&mut w.buf);
+        w.buf.push_str(" {");
+        if !w.end_checked(at) {
+            w.open(format_args!("pub async fn {method}("));
+            w.text("&self,");
+            for (ident, param) in &params {
+                w.prefixed(&format!("{ident}: "), param, ",");
+            }
+            w.indent_back();
+            w.prefixed(") -> ", &ret, " {");
+        }
+        w.indent_in();
+        w.assign("let args =", &Doc::Struct { head: args_ref, fields: inits, rest: false }, ";");
+        if f.oneway {
+            self.emit_channel_call(w, "call_oneway", &wire, "");
+            w.text("::std::result::Result::Ok(())");
+            w.close("}");
+            return;
+        }
+        self.emit_channel_call(w, "call", &wire, "let reply = ");
+        let scrutinee = Doc::Suffix(Box::new(Doc::Text(format!("reply.result::<{result_ty}, {err}>()"))), "?");
+        let at = w.start();
+        w.buf.push_str("match ");
+        scrutinee.flat(&mut w.buf);
+        w.buf.push_str(" {");
+        if !w.end_checked(at) {
+            let chain = format!(".result::<{result_ty}, {err}>()?");
+            // (rustfmt leaves a column free here; measured with rustfmt 1.9.)
+            if w.indent() + 4 + width(&chain) < MAX_WIDTH {
+                // rustfmt breaks the chain, then the brace goes below.
+                w.text("match reply");
+                w.line(format_args!("    {chain}"));
+                w.text("{");
+            } else if w.indent() + 4 + width(&chain) - 2 <= MAX_WIDTH {
+                // Exactly at the limit: rustfmt breaks the empty parentheses.
+                w.text("match reply");
+                w.line(format_args!("    .result::<{result_ty}, {err}>("));
+                w.text("    )? {");
             } else {
-                arms.push(quote! { #result_ty::Empty => ::std::result::Result::Ok(()), });
-            }
-            if !f.throws.is_empty() {
-                let exc = self.helper_path(p, &m, "Exception");
-                for e in &f.throws {
-                    let variant = names::ident(&names::type_name(&e.name));
-                    arms.push(quote! {
-                        #result_ty::#variant(e) => ::std::result::Result::Err(
-                            ::mu2sls::codegen::CallError::Exception(#exc::#variant(e)),
-                        ),
-                    });
-                }
-            }
-            quote! {
-                #doc
-                pub async fn #method(&self, #( #params ),*) -> ::std::result::Result<#ok_ty, ::mu2sls::codegen::CallError<#err>> {
-                    let args = #args_ref { #( #inits ),* };
-                    let reply = self.channel.call(#wire, &args).await?;
-                    match reply.result::<#result_ty, #err>()? {
-                        #( #arms )*
-                    }
-                }
-            }
-        });
-        quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug)]
-            pub struct #client {
-                channel: ::mu2sls::codegen::Channel,
-            }
-
-            impl #client {
-                /// A client sending its calls over `channel`.
-                pub fn new(channel: ::mu2sls::codegen::Channel) -> Self {
-                    #client { channel }
-                }
-
-                #( #methods )*
+                // Too long even so: the turbofish breaks too.
+                w.text("match reply");
+                w.text("    .result::<");
+                w.line(format_args!("        {result_ty},"));
+                w.line(format_args!("        {err},"));
+                w.text("    >()?");
+                w.text("{");
             }
         }
+        w.indent_in();
+        if f.returns.is_some() {
+            self.emit_arm(w, &format!("{result_ty}::Success(v) =>"), &Doc::Text("::std::result::Result::Ok(v)".into()));
+            let missing = Doc::list(
+                "::std::result::Result::Err",
+                ListKind::Call,
+                vec![Doc::list(
+                    "::mu2sls::codegen::CallError::Application",
+                    ListKind::Call,
+                    vec![Doc::list("::mu2sls::codegen::missing_result", ListKind::Call, vec![Doc::Text(wire.clone())])],
+                )],
+            );
+            self.emit_arm(w, &format!("{result_ty}::Empty =>"), &missing);
+        } else {
+            self.emit_arm(w, &format!("{result_ty}::Empty =>"), &Doc::Text("::std::result::Result::Ok(())".into()));
+        }
+        if !f.throws.is_empty() {
+            let exc = self.helper_text(p, m, "Exception");
+            for e in &f.throws {
+                let v = names::ident(&self.type_name(&e.name));
+                let body = Doc::list(
+                    "::std::result::Result::Err",
+                    ListKind::Call,
+                    vec![Doc::list(
+                        "::mu2sls::codegen::CallError::Exception",
+                        ListKind::Call,
+                        vec![Doc::Text(format!("{exc}::{v}(e)"))],
+                    )],
+                );
+                self.emit_arm(w, &format!("{result_ty}::{v}(e) =>"), &body);
+            }
+        }
+        w.close("}");
+        w.close("}");
+    }
+
+    /// `{lead}self.channel.{call}("method", &args).await?;`, broken into a
+    /// chain as rustfmt does when it is too long.
+    fn emit_channel_call(&self, w: &mut Writer, call: &str, wire: &str, lead: &str) {
+        let at = w.start();
+        let _ = write!(w.buf, "{lead}self.channel.{call}({wire}, &args).await?;");
+        if w.end_checked(at) {
+            return;
+        }
+        if !lead.is_empty() {
+            let at = w.start();
+            let _ = write!(w.buf, "{}", lead.trim_end());
+            let _ = write!(w.buf, "\n{:1$}self.channel.{call}({wire}, &args).await?;", "", w.indent() + 4);
+            if w.buf[at..].lines().all(|l| width(l) <= MAX_WIDTH) {
+                w.buf.push('\n');
+                return;
+            }
+            w.buf.truncate(at);
+        }
+        w.line(format_args!("{lead}self"));
+        w.line(format_args!("    .channel"));
+        w.line(format_args!("    .{call}({wire}, &args)"));
+        w.line(format_args!("    .await?;"));
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum BorrowKind {
-    Value,
-    Reference,
-    Binary,
-    OptionalBinary,
+/// `&T`, `&'a T`: a reference to a type that may break.
+fn prefix_doc(prefix: &str, ty: Doc) -> Doc {
+    match ty {
+        Doc::Text(t) => Doc::Text(format!("{prefix}{t}")),
+        Doc::List { head, kind, items } => Doc::List { head: format!("{prefix}{head}"), kind, items },
+        other => other,
+    }
 }
+
+/// `Call::call`'s signature, up to the body (one level in).
+const CALL_SIGNATURE: &str = "fn call(
+        self,
+        handler: &H,
+        cx: &::mu2sls::codegen::CallContext,
+    ) -> impl ::std::future::Future<Output = ::mu2sls::codegen::Outcome<Self::Result>>
+    + ::std::marker::Send {";
+
+/// `Dispatch::dispatch`'s signature, up to the body (one level in).
+const DISPATCH_SIGNATURE: &str = "#[allow(unreachable_code, unused_variables)]
+    fn dispatch<P: ::mu2sls::codegen::Protocol>(
+        &self,
+        cx: ::mu2sls::codegen::CallContext,
+        frame: ::mu2sls::codegen::Bytes,
+        args_at: usize,
+    ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
+    + ::std::marker::Send {";
+
+/// The last arm of `dispatch` (three levels in).
+const UNKNOWN_METHOD_ARM: &str = "other => {
+                    let e = ::mu2sls::codegen::ApplicationException::new(
+                        ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
+                        ::std::format!(\"unknown method `{other}`\"),
+                    );
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                }";

@@ -77,6 +77,48 @@ fn generation_is_deterministic() {
     }
 }
 
+/// The goldens are exactly what `rustfmt --edition 2024` (default
+/// configuration, `max_width` 100) makes of them: the generator writes
+/// rustfmt's layout itself. Runs where `rustfmt` is on PATH (it is in CI).
+#[test]
+#[allow(clippy::print_stderr)] // a skip is said out loud
+fn goldens_are_rustfmt_clean() {
+    use std::process::Command;
+
+    if Command::new("rustfmt").arg("--version").output().is_err() {
+        eprintln!("rustfmt is not on PATH: goldens_are_rustfmt_clean checks nothing");
+        return;
+    }
+    let mut failures = Vec::new();
+    for case in cases() {
+        // Outside the repository, so its rustfmt.toml does not apply.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(case.join("expected")).expect("expected/") {
+            let path = entry.expect("dir entry").path();
+            let name = path.file_name().expect("file name").to_owned();
+            std::fs::copy(&path, dir.path().join(&name)).expect("copy golden");
+            files.push(name);
+        }
+        files.sort();
+        let out = Command::new("rustfmt")
+            .args(["--edition", "2024", "--check", "--color", "never"])
+            .args(&files)
+            .current_dir(dir.path())
+            .output()
+            .expect("run rustfmt");
+        if !out.status.success() {
+            failures.push(format!(
+                "{}:\n{}{}",
+                case.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "generated code is not rustfmt-clean:\n{}", failures.join("\n"));
+}
+
 // The goldens compile, against the real runtime crate.
 #[path = "../../test_data/codegen/0001_enums_and_consts/expected/mod.rs"]
 mod case_0001;
@@ -527,4 +569,21 @@ mod services {
     async fn header_compact() {
         exercise(Framing::Header, ProtocolKind::Compact).await;
     }
+}
+
+#[test]
+fn file_names_that_are_not_rust_names_give_valid_module_names() {
+    let mut files = crate::MemoryLoader::new();
+    files.add("²x-y.thrift", "const i32 A = 1");
+    files.add("٣z.thrift", "const i32 B = 2");
+    let out = generate(&files, &["²x-y.thrift".into(), "٣z.thrift".into()], &Options::default());
+    assert!(!out.diagnostics.has_errors(), "{}", out.render_diagnostics(true, false));
+    let mut paths: Vec<String> = out.files.iter().map(|f| f.path.display().to_string()).collect();
+    paths.sort();
+    for p in &paths {
+        let stem = p.trim_end_matches(".rs");
+        assert!(stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{p}");
+        assert!(!stem.starts_with(|c: char| c.is_ascii_digit()), "{p}");
+    }
+    assert_eq!(paths.len(), 3, "two modules and mod.rs: {paths:?}");
 }

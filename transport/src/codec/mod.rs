@@ -16,6 +16,7 @@
 mod binary;
 mod compact;
 mod error;
+pub(crate) mod fields;
 #[cfg(test)]
 mod tests;
 mod values;

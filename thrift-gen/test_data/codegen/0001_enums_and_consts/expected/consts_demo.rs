@@ -3,11 +3,10 @@
 pub type Timestamp = i64;
 pub type When = Timestamp;
 pub type Palette = ::std::vec::Vec<Color>;
-pub type Index = ::std::collections::HashMap<
-    ::std::string::String,
-    ::std::collections::HashSet<i16>,
->;
+pub type Index =
+    ::std::collections::HashMap<::std::string::String, ::std::collections::HashSet<i16>>;
 pub type Self_ = i32;
+
 /// Colours, in no particular order.
 ///
 /// An open enum: values other than the declared ones (from a newer
@@ -15,6 +14,7 @@ pub type Self_ = i32;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Color(pub i32);
+
 impl Color {
     /// The first one.
     pub const RED: Color = Color(1);
@@ -30,6 +30,7 @@ impl Color {
         Color::DARK,
         Color::DARKER,
     ];
+
     /// The member's name as written in the IDL, if the value is declared.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -41,6 +42,7 @@ impl Color {
             _ => ::std::option::Option::None,
         }
     }
+
     /// The member with this IDL name.
     pub fn from_name(name: &str) -> ::std::option::Option<Color> {
         match name {
@@ -53,24 +55,29 @@ impl Color {
         }
     }
 }
+
 impl ::std::default::Default for Color {
     /// The first declared member.
     fn default() -> Self {
         Color(1)
     }
 }
+
 impl ::std::convert::From<i32> for Color {
     fn from(value: i32) -> Self {
         Color(value)
     }
 }
+
 impl ::std::convert::From<Color> for i32 {
     fn from(value: Color) -> i32 {
         value.0
     }
 }
+
 impl ::mu2sls::codegen::Encode for Color {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::I32;
+
     #[inline]
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
@@ -79,6 +86,7 @@ impl ::mu2sls::codegen::Encode for Color {
         w.i32(self.0);
     }
 }
+
 impl ::mu2sls::codegen::Decode for Color {
     #[inline]
     fn decode<P: ::mu2sls::codegen::Protocol>(
@@ -87,6 +95,7 @@ impl ::mu2sls::codegen::Decode for Color {
         r.i32().map(Color)
     }
 }
+
 impl ::std::fmt::Debug for Color {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self.name() {
@@ -95,21 +104,25 @@ impl ::std::fmt::Debug for Color {
         }
     }
 }
+
 ///
 /// An open enum: values other than the declared ones (from a newer
 /// peer, say) are kept as they are.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Empty(pub i32);
+
 impl Empty {
     /// The declared members, in IDL order.
     pub const VALUES: &'static [Empty] = &[];
+
     /// The member's name as written in the IDL, if the value is declared.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             _ => ::std::option::Option::None,
         }
     }
+
     /// The member with this IDL name.
     pub fn from_name(name: &str) -> ::std::option::Option<Empty> {
         match name {
@@ -117,24 +130,29 @@ impl Empty {
         }
     }
 }
+
 impl ::std::default::Default for Empty {
     /// The first declared member.
     fn default() -> Self {
         Empty(0)
     }
 }
+
 impl ::std::convert::From<i32> for Empty {
     fn from(value: i32) -> Self {
         Empty(value)
     }
 }
+
 impl ::std::convert::From<Empty> for i32 {
     fn from(value: Empty) -> i32 {
         value.0
     }
 }
+
 impl ::mu2sls::codegen::Encode for Empty {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::I32;
+
     #[inline]
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
@@ -143,6 +161,7 @@ impl ::mu2sls::codegen::Encode for Empty {
         w.i32(self.0);
     }
 }
+
 impl ::mu2sls::codegen::Decode for Empty {
     #[inline]
     fn decode<P: ::mu2sls::codegen::Protocol>(
@@ -151,6 +170,7 @@ impl ::mu2sls::codegen::Decode for Empty {
         r.i32().map(Empty)
     }
 }
+
 impl ::std::fmt::Debug for Empty {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self.name() {
@@ -159,6 +179,7 @@ impl ::std::fmt::Debug for Empty {
         }
     }
 }
+
 /// Names that are Rust keywords or conventions collide with.
 ///
 /// An open enum: values other than the declared ones (from a newer
@@ -166,12 +187,14 @@ impl ::std::fmt::Debug for Empty {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Match(pub i32);
+
 impl Match {
     pub const SELF: Match = Match(0);
     pub const TYPE: Match = Match(7);
     pub const GEN: Match = Match(8);
     /// The declared members, in IDL order.
     pub const VALUES: &'static [Match] = &[Match::SELF, Match::TYPE, Match::GEN];
+
     /// The member's name as written in the IDL, if the value is declared.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -181,6 +204,7 @@ impl Match {
             _ => ::std::option::Option::None,
         }
     }
+
     /// The member with this IDL name.
     pub fn from_name(name: &str) -> ::std::option::Option<Match> {
         match name {
@@ -191,24 +215,29 @@ impl Match {
         }
     }
 }
+
 impl ::std::default::Default for Match {
     /// The first declared member.
     fn default() -> Self {
         Match(0)
     }
 }
+
 impl ::std::convert::From<i32> for Match {
     fn from(value: i32) -> Self {
         Match(value)
     }
 }
+
 impl ::std::convert::From<Match> for i32 {
     fn from(value: Match) -> i32 {
         value.0
     }
 }
+
 impl ::mu2sls::codegen::Encode for Match {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::I32;
+
     #[inline]
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
@@ -217,6 +246,7 @@ impl ::mu2sls::codegen::Encode for Match {
         w.i32(self.0);
     }
 }
+
 impl ::mu2sls::codegen::Decode for Match {
     #[inline]
     fn decode<P: ::mu2sls::codegen::Protocol>(
@@ -225,6 +255,7 @@ impl ::mu2sls::codegen::Decode for Match {
         r.i32().map(Match)
     }
 }
+
 impl ::std::fmt::Debug for Match {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self.name() {
@@ -233,6 +264,7 @@ impl ::std::fmt::Debug for Match {
         }
     }
 }
+
 pub const YES: bool = true;
 pub const ON: bool = true;
 pub const SMALL: i8 = -128;
@@ -247,28 +279,46 @@ pub const EPOCH: Timestamp = 0;
 pub const LATER: When = 0;
 pub const FAVOURITE: Color = Color::BLUE;
 pub const BY_VALUE: Color = Color::GREEN;
-pub static RAINBOW: ::std::sync::LazyLock<Palette> = ::std::sync::LazyLock::new(|| {
-    ::std::vec![Color::RED, Color::GREEN, Color::BLUE]
+
+pub static RAINBOW: ::std::sync::LazyLock<Palette> =
+    ::std::sync::LazyLock::new(|| ::std::vec![Color::RED, Color::GREEN, Color::BLUE]);
+
+pub static LOOKUP: ::std::sync::LazyLock<Index> = ::std::sync::LazyLock::new(|| {
+    ::std::collections::HashMap::from([
+        (
+            ::std::string::String::from("a"),
+            ::std::collections::HashSet::from([1, 2]),
+        ),
+        (
+            ::std::string::String::from("b"),
+            ::std::collections::HashSet::from([]),
+        ),
+    ])
 });
-pub static LOOKUP: ::std::sync::LazyLock<Index> = ::std::sync::LazyLock::new(|| ::std::collections::HashMap::from([
-    (::std::string::String::from("a"), ::std::collections::HashSet::from([1, 2])),
-    (::std::string::String::from("b"), ::std::collections::HashSet::from([])),
-]));
-pub static GRID: ::std::sync::LazyLock<::std::vec::Vec<::std::vec::Vec<f64>>> = ::std::sync::LazyLock::new(||
-::std::vec![::std::vec![1.0, 2.5], ::std::vec![], ::std::vec![- 0.5]]);
-pub static TAGS: ::std::sync::LazyLock<
-    ::std::collections::HashSet<::std::string::String>,
-> = ::std::sync::LazyLock::new(|| ::std::collections::HashSet::from([
-    ::std::string::String::from("x"),
-    ::std::string::String::from("y"),
-]));
-pub static NAMES: ::std::sync::LazyLock<
-    ::std::collections::HashMap<Color, ::std::string::String>,
-> = ::std::sync::LazyLock::new(|| ::std::collections::HashMap::from([
-    (Color::RED, ::std::string::String::from("red")),
-    (Color::DARK, ::std::string::String::from("dark")),
-]));
-pub static BLOBS: ::std::sync::LazyLock<::std::vec::Vec<::mu2sls::codegen::Bytes>> = ::std::sync::LazyLock::new(||
-::std::vec![::mu2sls::codegen::Bytes::from_static(b"\\0")]);
+
+pub static GRID: ::std::sync::LazyLock<::std::vec::Vec<::std::vec::Vec<f64>>> =
+    ::std::sync::LazyLock::new(|| {
+        ::std::vec![::std::vec![1.0, 2.5], ::std::vec![], ::std::vec![-0.5]]
+    });
+
+pub static TAGS: ::std::sync::LazyLock<::std::collections::HashSet<::std::string::String>> =
+    ::std::sync::LazyLock::new(|| {
+        ::std::collections::HashSet::from([
+            ::std::string::String::from("x"),
+            ::std::string::String::from("y"),
+        ])
+    });
+
+pub static NAMES: ::std::sync::LazyLock<::std::collections::HashMap<Color, ::std::string::String>> =
+    ::std::sync::LazyLock::new(|| {
+        ::std::collections::HashMap::from([
+            (Color::RED, ::std::string::String::from("red")),
+            (Color::DARK, ::std::string::String::from("dark")),
+        ])
+    });
+
+pub static BLOBS: ::std::sync::LazyLock<::std::vec::Vec<::mu2sls::codegen::Bytes>> =
+    ::std::sync::LazyLock::new(|| ::std::vec![::mu2sls::codegen::Bytes::from_static(b"\\0")]);
+
 pub const ME: Self_ = 5;
 pub const TYPE: i32 = 1;

@@ -2,14 +2,22 @@
 
 pub type Owner = super::shared_types::UserId;
 pub type Roles = ::std::vec::Vec<super::shared_types::Role>;
+
 pub const FIRST_OWNER: Owner = 1;
 pub const ADMIN: super::shared_types::Role = super::shared_types::Role::ADMIN;
+
 pub static EVERYONE: ::std::sync::LazyLock<Roles> = ::std::sync::LazyLock::new(|| {
-    ::std::vec![super::shared_types::Role::ADMIN, super::shared_types::Role::MEMBER]
+    ::std::vec![
+        super::shared_types::Role::ADMIN,
+        super::shared_types::Role::MEMBER
+    ]
 });
+
 pub static SEED: ::std::sync::LazyLock<
     ::std::collections::HashMap<super::shared_types::UserId, super::shared_types::Role>,
-> = ::std::sync::LazyLock::new(|| ::std::collections::HashMap::from([
-    (1, super::shared_types::Role::ADMIN),
-    (2, super::shared_types::Role::MEMBER),
-]));
+> = ::std::sync::LazyLock::new(|| {
+    ::std::collections::HashMap::from([
+        (1, super::shared_types::Role::ADMIN),
+        (2, super::shared_types::Role::MEMBER),
+    ])
+});

@@ -2,17 +2,20 @@
 
 /// A user id.
 pub type UserId = i64;
+
 ///
 /// An open enum: values other than the declared ones (from a newer
 /// peer, say) are kept as they are.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Role(pub i32);
+
 impl Role {
     pub const ADMIN: Role = Role(1);
     pub const MEMBER: Role = Role(2);
     /// The declared members, in IDL order.
     pub const VALUES: &'static [Role] = &[Role::ADMIN, Role::MEMBER];
+
     /// The member's name as written in the IDL, if the value is declared.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -21,6 +24,7 @@ impl Role {
             _ => ::std::option::Option::None,
         }
     }
+
     /// The member with this IDL name.
     pub fn from_name(name: &str) -> ::std::option::Option<Role> {
         match name {
@@ -30,24 +34,29 @@ impl Role {
         }
     }
 }
+
 impl ::std::default::Default for Role {
     /// The first declared member.
     fn default() -> Self {
         Role(1)
     }
 }
+
 impl ::std::convert::From<i32> for Role {
     fn from(value: i32) -> Self {
         Role(value)
     }
 }
+
 impl ::std::convert::From<Role> for i32 {
     fn from(value: Role) -> i32 {
         value.0
     }
 }
+
 impl ::mu2sls::codegen::Encode for Role {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::I32;
+
     #[inline]
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
@@ -56,6 +65,7 @@ impl ::mu2sls::codegen::Encode for Role {
         w.i32(self.0);
     }
 }
+
 impl ::mu2sls::codegen::Decode for Role {
     #[inline]
     fn decode<P: ::mu2sls::codegen::Protocol>(
@@ -64,6 +74,7 @@ impl ::mu2sls::codegen::Decode for Role {
         r.i32().map(Role)
     }
 }
+
 impl ::std::fmt::Debug for Role {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self.name() {
@@ -72,5 +83,6 @@ impl ::std::fmt::Debug for Role {
         }
     }
 }
+
 pub const ROOT: UserId = 1;
 pub const DEFAULT_ROLE: Role = Role::MEMBER;

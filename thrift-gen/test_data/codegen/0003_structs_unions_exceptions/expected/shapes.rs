@@ -9,6 +9,7 @@ pub struct Point {
     pub label: ::std::option::Option<::std::string::String>,
     pub kind: Kind,
 }
+
 impl ::std::default::Default for Point {
     fn default() -> Self {
         Point {
@@ -19,88 +20,53 @@ impl ::std::default::Default for Point {
         }
     }
 }
+
 impl ::mu2sls::codegen::Encode for Point {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
-        w.field_begin(::mu2sls::codegen::TType::Double, 1);
-        ::mu2sls::codegen::Encode::encode(&self.x, w);
-        w.field_begin(::mu2sls::codegen::TType::Double, 2);
-        ::mu2sls::codegen::Encode::encode(&self.y, w);
-        if let ::std::option::Option::Some(v) = &self.label {
-            w.field_begin(::mu2sls::codegen::TType::Binary, 3);
-            ::mu2sls::codegen::Encode::encode(v, w);
-        }
-        w.field_begin(::mu2sls::codegen::TType::I32, 4);
-        ::mu2sls::codegen::Encode::encode(&self.kind, w);
+        ::mu2sls::codegen::encode_field(w, 1, &self.x);
+        ::mu2sls::codegen::encode_field(w, 2, &self.y);
+        ::mu2sls::codegen::encode_optional(w, 3, &self.label);
+        ::mu2sls::codegen::encode_field(w, 4, &self.kind);
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for Point {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
-        let mut __x: ::std::option::Option<f64> = ::std::option::Option::None;
-        let mut __y: ::std::option::Option<f64> = ::std::option::Option::None;
-        let mut __label: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-        let mut __kind: ::std::option::Option<Kind> = ::std::option::Option::None;
+        let mut __x = ::std::option::Option::None;
+        let mut __y = ::std::option::Option::None;
+        let mut __label = ::std::option::Option::None;
+        let mut __kind = ::std::option::Option::None;
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::Double) => {
-                    __x = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Point.x"))?,
-                    );
+                    __x = ::mu2sls::codegen::decode_some(r, "Point.x")?;
                 }
                 (2, ::mu2sls::codegen::TType::Double) => {
-                    __y = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Point.y"))?,
-                    );
+                    __y = ::mu2sls::codegen::decode_some(r, "Point.y")?;
                 }
                 (3, ::mu2sls::codegen::TType::Binary) => {
-                    __label = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Point.label"))?,
-                    );
+                    __label = ::mu2sls::codegen::decode_some(r, "Point.label")?;
                 }
                 (4, ::mu2sls::codegen::TType::I32) => {
-                    __kind = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Point.kind"))?,
-                    );
+                    __kind = ::mu2sls::codegen::decode_some(r, "Point.kind")?;
                 }
                 _ => r.skip(t)?,
             }
         }
         r.struct_end();
         ::std::result::Result::Ok(Point {
-            x: match __x {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::mu2sls::codegen::DecodeError::missing_required(
-                            "Point.x",
-                            r.position(),
-                        ),
-                    );
-                }
-            },
-            y: match __y {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => {
-                    return ::std::result::Result::Err(
-                        ::mu2sls::codegen::DecodeError::missing_required(
-                            "Point.y",
-                            r.position(),
-                        ),
-                    );
-                }
-            },
+            x: ::mu2sls::codegen::required(__x, r, "Point.x")?,
+            y: ::mu2sls::codegen::required(__y, r, "Point.y")?,
             label: __label,
             kind: match __kind {
                 ::std::option::Option::Some(v) => v,
@@ -109,18 +75,17 @@ impl ::mu2sls::codegen::Decode for Point {
         })
     }
 }
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tags {
     pub names: ::std::collections::HashSet<::std::string::String>,
-    pub blobs: ::std::collections::HashMap<
-        i32,
-        ::std::vec::Vec<::mu2sls::codegen::Bytes>,
-    >,
+    pub blobs: ::std::collections::HashMap<i32, ::std::vec::Vec<::mu2sls::codegen::Bytes>>,
     pub flags: ::std::vec::Vec<bool>,
     pub id: ::mu2sls::codegen::Uuid,
     pub tiny: i8,
     pub big: ::std::option::Option<i64>,
 }
+
 impl ::std::default::Default for Tags {
     fn default() -> Self {
         Tags {
@@ -133,92 +98,62 @@ impl ::std::default::Default for Tags {
         }
     }
 }
+
 impl ::mu2sls::codegen::Encode for Tags {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
-        w.field_begin(::mu2sls::codegen::TType::Set, 1);
-        ::mu2sls::codegen::Encode::encode(&self.names, w);
-        w.field_begin(::mu2sls::codegen::TType::Map, 2);
-        ::mu2sls::codegen::Encode::encode(&self.blobs, w);
-        w.field_begin(::mu2sls::codegen::TType::List, 3);
-        ::mu2sls::codegen::Encode::encode(&self.flags, w);
-        w.field_begin(::mu2sls::codegen::TType::Uuid, 4);
-        ::mu2sls::codegen::Encode::encode(&self.id, w);
-        w.field_begin(::mu2sls::codegen::TType::I8, 5);
-        ::mu2sls::codegen::Encode::encode(&self.tiny, w);
-        if let ::std::option::Option::Some(v) = &self.big {
-            w.field_begin(::mu2sls::codegen::TType::I64, 6);
-            ::mu2sls::codegen::Encode::encode(v, w);
-        }
+        ::mu2sls::codegen::encode_field(w, 1, &self.names);
+        ::mu2sls::codegen::encode_field(w, 2, &self.blobs);
+        ::mu2sls::codegen::encode_field(w, 3, &self.flags);
+        ::mu2sls::codegen::encode_field(w, 4, &self.id);
+        ::mu2sls::codegen::encode_field(w, 5, &self.tiny);
+        ::mu2sls::codegen::encode_optional(w, 6, &self.big);
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for Tags {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
-        let mut __names: ::std::option::Option<
-            ::std::collections::HashSet<::std::string::String>,
-        > = ::std::option::Option::None;
-        let mut __blobs: ::std::option::Option<
-            ::std::collections::HashMap<i32, ::std::vec::Vec<::mu2sls::codegen::Bytes>>,
-        > = ::std::option::Option::None;
-        let mut __flags: ::std::option::Option<::std::vec::Vec<bool>> = ::std::option::Option::None;
-        let mut __id: ::std::option::Option<::mu2sls::codegen::Uuid> = ::std::option::Option::None;
-        let mut __tiny: ::std::option::Option<i8> = ::std::option::Option::None;
-        let mut __big: ::std::option::Option<i64> = ::std::option::Option::None;
+        let mut __names = ::std::option::Option::None;
+        let mut __blobs = ::std::option::Option::None;
+        let mut __flags = ::std::option::Option::None;
+        let mut __id = ::std::option::Option::None;
+        let mut __tiny = ::std::option::Option::None;
+        let mut __big = ::std::option::Option::None;
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::Set) => {
-                    __names = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Tags.names"))?,
-                    );
+                    __names = ::mu2sls::codegen::decode_some(r, "Tags.names")?;
                 }
                 (2, ::mu2sls::codegen::TType::Map) => {
-                    __blobs = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Tags.blobs"))?,
-                    );
+                    __blobs = ::mu2sls::codegen::decode_some(r, "Tags.blobs")?;
                 }
                 (3, ::mu2sls::codegen::TType::List) => {
-                    __flags = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Tags.flags"))?,
-                    );
+                    __flags = ::mu2sls::codegen::decode_some(r, "Tags.flags")?;
                 }
                 (4, ::mu2sls::codegen::TType::Uuid) => {
-                    __id = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Tags.id"))?,
-                    );
+                    __id = ::mu2sls::codegen::decode_some(r, "Tags.id")?;
                 }
                 (5, ::mu2sls::codegen::TType::I8) => {
-                    __tiny = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Tags.tiny"))?,
-                    );
+                    __tiny = ::mu2sls::codegen::decode_some(r, "Tags.tiny")?;
                 }
                 (6, ::mu2sls::codegen::TType::I64) => {
-                    __big = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Tags.big"))?,
-                    );
+                    __big = ::mu2sls::codegen::decode_some(r, "Tags.big")?;
                 }
                 _ => r.skip(t)?,
             }
         }
         r.struct_end();
         ::std::result::Result::Ok(Tags {
-            names: match __names {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
+            names: __names.unwrap_or_default(),
             blobs: match __blobs {
                 ::std::option::Option::Some(v) => v,
                 ::std::option::Option::None => ::std::collections::HashMap::from([]),
@@ -227,10 +162,7 @@ impl ::mu2sls::codegen::Decode for Tags {
                 ::std::option::Option::Some(v) => v,
                 ::std::option::Option::None => ::std::vec![true, false],
             },
-            id: match __id {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
+            id: __id.unwrap_or_default(),
             tiny: match __tiny {
                 ::std::option::Option::Some(v) => v,
                 ::std::option::Option::None => -1,
@@ -239,70 +171,54 @@ impl ::mu2sls::codegen::Decode for Tags {
         })
     }
 }
+
 /// A singly linked list: recursive through an optional field.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Node {
     pub value: i32,
     pub next: ::std::option::Option<::std::boxed::Box<Node>>,
 }
-impl ::std::default::Default for Node {
-    fn default() -> Self {
-        Node {
-            value: ::std::default::Default::default(),
-            next: ::std::option::Option::None,
-        }
-    }
-}
+
 impl ::mu2sls::codegen::Encode for Node {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
-        w.field_begin(::mu2sls::codegen::TType::I32, 1);
-        ::mu2sls::codegen::Encode::encode(&self.value, w);
-        if let ::std::option::Option::Some(v) = &self.next {
-            w.field_begin(::mu2sls::codegen::TType::Struct, 2);
-            ::mu2sls::codegen::Encode::encode(v, w);
-        }
+        ::mu2sls::codegen::encode_field(w, 1, &self.value);
+        ::mu2sls::codegen::encode_optional(w, 2, &self.next);
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for Node {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
-        let mut __value: ::std::option::Option<i32> = ::std::option::Option::None;
-        let mut __next: ::std::option::Option<::std::boxed::Box<Node>> = ::std::option::Option::None;
+        let mut __value = ::std::option::Option::None;
+        let mut __next = ::std::option::Option::None;
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::I32) => {
-                    __value = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Node.value"))?,
-                    );
+                    __value = ::mu2sls::codegen::decode_some(r, "Node.value")?;
                 }
                 (2, ::mu2sls::codegen::TType::Struct) => {
-                    __next = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Node.next"))?,
-                    );
+                    __next = ::mu2sls::codegen::decode_some(r, "Node.next")?;
                 }
                 _ => r.skip(t)?,
             }
         }
         r.struct_end();
         ::std::result::Result::Ok(Node {
-            value: match __value {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
+            value: __value.unwrap_or_default(),
             next: __next,
         })
     }
 }
+
 /// Mutually recursive through unions and structs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Expr {
@@ -313,62 +229,49 @@ pub enum Expr {
     /// id), or no member at all (`None`). Encodes as an empty union.
     Unknown(::std::option::Option<i16>),
 }
+
 impl ::std::default::Default for Expr {
     /// No member set.
     fn default() -> Self {
         Expr::Unknown(::std::option::Option::None)
     }
 }
+
 impl ::mu2sls::codegen::Encode for Expr {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
         match self {
-            Expr::Literal(v) => {
-                w.field_begin(::mu2sls::codegen::TType::I64, 1);
-                ::mu2sls::codegen::Encode::encode(v, w);
-            }
-            Expr::Sum(v) => {
-                w.field_begin(::mu2sls::codegen::TType::Struct, 2);
-                ::mu2sls::codegen::Encode::encode(v, w);
-            }
-            Expr::Many(v) => {
-                w.field_begin(::mu2sls::codegen::TType::List, 3);
-                ::mu2sls::codegen::Encode::encode(v, w);
-            }
+            Expr::Literal(v) => ::mu2sls::codegen::encode_field(w, 1, v),
+            Expr::Sum(v) => ::mu2sls::codegen::encode_field(w, 2, v),
+            Expr::Many(v) => ::mu2sls::codegen::encode_field(w, 3, v),
             Expr::Unknown(_) => {}
         }
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for Expr {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
         let mut value = Expr::Unknown(::std::option::Option::None);
+        // More than one member set is invalid; the last one wins.
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::I64) => {
-                    value = Expr::Literal(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Expr.literal"))?,
-                    );
+                    value = Expr::Literal(::mu2sls::codegen::decode_field(r, "Expr.literal")?);
                 }
                 (2, ::mu2sls::codegen::TType::Struct) => {
-                    value = Expr::Sum(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Expr.sum"))?,
-                    );
+                    value = Expr::Sum(::mu2sls::codegen::decode_field(r, "Expr.sum")?);
                 }
                 (3, ::mu2sls::codegen::TType::List) => {
-                    value = Expr::Many(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Expr.many"))?,
-                    );
+                    value = Expr::Many(::mu2sls::codegen::decode_field(r, "Expr.many")?);
                 }
                 _ => {
                     r.skip(t)?;
@@ -380,75 +283,59 @@ impl ::mu2sls::codegen::Decode for Expr {
         ::std::result::Result::Ok(value)
     }
 }
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Sum {
     pub left: ::std::boxed::Box<Expr>,
     pub right: ::std::boxed::Box<Expr>,
 }
-impl ::std::default::Default for Sum {
-    fn default() -> Self {
-        Sum {
-            left: ::std::default::Default::default(),
-            right: ::std::default::Default::default(),
-        }
-    }
-}
+
 impl ::mu2sls::codegen::Encode for Sum {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
-        w.field_begin(::mu2sls::codegen::TType::Struct, 1);
-        ::mu2sls::codegen::Encode::encode(&self.left, w);
-        w.field_begin(::mu2sls::codegen::TType::Struct, 2);
-        ::mu2sls::codegen::Encode::encode(&self.right, w);
+        ::mu2sls::codegen::encode_field(w, 1, &self.left);
+        ::mu2sls::codegen::encode_field(w, 2, &self.right);
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for Sum {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
-        let mut __left: ::std::option::Option<::std::boxed::Box<Expr>> = ::std::option::Option::None;
-        let mut __right: ::std::option::Option<::std::boxed::Box<Expr>> = ::std::option::Option::None;
+        let mut __left = ::std::option::Option::None;
+        let mut __right = ::std::option::Option::None;
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::Struct) => {
-                    __left = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Sum.left"))?,
-                    );
+                    __left = ::mu2sls::codegen::decode_some(r, "Sum.left")?;
                 }
                 (2, ::mu2sls::codegen::TType::Struct) => {
-                    __right = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Sum.right"))?,
-                    );
+                    __right = ::mu2sls::codegen::decode_some(r, "Sum.right")?;
                 }
                 _ => r.skip(t)?,
             }
         }
         r.struct_end();
         ::std::result::Result::Ok(Sum {
-            left: match __left {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
-            right: match __right {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
+            left: __left.unwrap_or_default(),
+            right: __right.unwrap_or_default(),
         })
     }
 }
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NotFound {
     pub message: ::std::string::String,
     pub code: i32,
 }
+
 impl ::std::default::Default for NotFound {
     fn default() -> Self {
         NotFound {
@@ -457,50 +344,42 @@ impl ::std::default::Default for NotFound {
         }
     }
 }
+
 impl ::mu2sls::codegen::Encode for NotFound {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
-        w.field_begin(::mu2sls::codegen::TType::Binary, 1);
-        ::mu2sls::codegen::Encode::encode(&self.message, w);
-        w.field_begin(::mu2sls::codegen::TType::I32, 2);
-        ::mu2sls::codegen::Encode::encode(&self.code, w);
+        ::mu2sls::codegen::encode_field(w, 1, &self.message);
+        ::mu2sls::codegen::encode_field(w, 2, &self.code);
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for NotFound {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
-        let mut __message: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-        let mut __code: ::std::option::Option<i32> = ::std::option::Option::None;
+        let mut __message = ::std::option::Option::None;
+        let mut __code = ::std::option::Option::None;
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::Binary) => {
-                    __message = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("NotFound.message"))?,
-                    );
+                    __message = ::mu2sls::codegen::decode_some(r, "NotFound.message")?;
                 }
                 (2, ::mu2sls::codegen::TType::I32) => {
-                    __code = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("NotFound.code"))?,
-                    );
+                    __code = ::mu2sls::codegen::decode_some(r, "NotFound.code")?;
                 }
                 _ => r.skip(t)?,
             }
         }
         r.struct_end();
         ::std::result::Result::Ok(NotFound {
-            message: match __message {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
+            message: __message.unwrap_or_default(),
             code: match __code {
                 ::std::option::Option::Some(v) => v,
                 ::std::option::Option::None => 404,
@@ -508,117 +387,88 @@ impl ::mu2sls::codegen::Decode for NotFound {
         })
     }
 }
+
 impl ::std::fmt::Display for NotFound {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         write!(f, "{} {:?}", "NotFound", self)
     }
 }
+
 impl ::std::error::Error for NotFound {}
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Keywords {
     pub r#type: i32,
     pub r#match: ::std::string::String,
     pub self_: bool,
     pub r#gen: i16,
 }
-impl ::std::default::Default for Keywords {
-    fn default() -> Self {
-        Keywords {
-            r#type: ::std::default::Default::default(),
-            r#match: ::std::default::Default::default(),
-            self_: ::std::default::Default::default(),
-            r#gen: ::std::default::Default::default(),
-        }
-    }
-}
+
 impl ::mu2sls::codegen::Encode for Keywords {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::Struct;
+
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
         w: &mut ::mu2sls::codegen::Writer<P, O>,
     ) {
         w.struct_begin();
-        w.field_begin(::mu2sls::codegen::TType::I32, 1);
-        ::mu2sls::codegen::Encode::encode(&self.r#type, w);
-        w.field_begin(::mu2sls::codegen::TType::Binary, 2);
-        ::mu2sls::codegen::Encode::encode(&self.r#match, w);
-        w.field_begin(::mu2sls::codegen::TType::Bool, 3);
-        ::mu2sls::codegen::Encode::encode(&self.self_, w);
-        w.field_begin(::mu2sls::codegen::TType::I16, 4);
-        ::mu2sls::codegen::Encode::encode(&self.r#gen, w);
+        ::mu2sls::codegen::encode_field(w, 1, &self.r#type);
+        ::mu2sls::codegen::encode_field(w, 2, &self.r#match);
+        ::mu2sls::codegen::encode_field(w, 3, &self.self_);
+        ::mu2sls::codegen::encode_field(w, 4, &self.r#gen);
         w.struct_end();
     }
 }
+
 impl ::mu2sls::codegen::Decode for Keywords {
     fn decode<P: ::mu2sls::codegen::Protocol>(
         r: &mut ::mu2sls::codegen::Reader<'_, P>,
     ) -> ::std::result::Result<Self, ::mu2sls::codegen::DecodeError> {
         r.struct_begin()?;
-        let mut __type: ::std::option::Option<i32> = ::std::option::Option::None;
-        let mut __match: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-        let mut __self: ::std::option::Option<bool> = ::std::option::Option::None;
-        let mut __gen: ::std::option::Option<i16> = ::std::option::Option::None;
+        let mut __type = ::std::option::Option::None;
+        let mut __match = ::std::option::Option::None;
+        let mut __self_ = ::std::option::Option::None;
+        let mut __gen = ::std::option::Option::None;
         while let ::std::option::Option::Some((t, id)) = r.field_begin()? {
             match (id, t) {
                 (1, ::mu2sls::codegen::TType::I32) => {
-                    __type = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Keywords.type"))?,
-                    );
+                    __type = ::mu2sls::codegen::decode_some(r, "Keywords.type")?;
                 }
                 (2, ::mu2sls::codegen::TType::Binary) => {
-                    __match = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Keywords.match"))?,
-                    );
+                    __match = ::mu2sls::codegen::decode_some(r, "Keywords.match")?;
                 }
                 (3, ::mu2sls::codegen::TType::Bool) => {
-                    __self = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Keywords.self"))?,
-                    );
+                    __self_ = ::mu2sls::codegen::decode_some(r, "Keywords.self")?;
                 }
                 (4, ::mu2sls::codegen::TType::I16) => {
-                    __gen = ::std::option::Option::Some(
-                        ::mu2sls::codegen::Decode::decode(r)
-                            .map_err(|e| e.within("Keywords.gen"))?,
-                    );
+                    __gen = ::mu2sls::codegen::decode_some(r, "Keywords.gen")?;
                 }
                 _ => r.skip(t)?,
             }
         }
         r.struct_end();
         ::std::result::Result::Ok(Keywords {
-            r#type: match __type {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
-            r#match: match __match {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
-            self_: match __self {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
-            r#gen: match __gen {
-                ::std::option::Option::Some(v) => v,
-                ::std::option::Option::None => ::std::default::Default::default(),
-            },
+            r#type: __type.unwrap_or_default(),
+            r#match: __match.unwrap_or_default(),
+            self_: __self_.unwrap_or_default(),
+            r#gen: __gen.unwrap_or_default(),
         })
     }
 }
+
 ///
 /// An open enum: values other than the declared ones (from a newer
 /// peer, say) are kept as they are.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Kind(pub i32);
+
 impl Kind {
     pub const POINT: Kind = Kind(1);
     pub const LINE: Kind = Kind(2);
     /// The declared members, in IDL order.
     pub const VALUES: &'static [Kind] = &[Kind::POINT, Kind::LINE];
+
     /// The member's name as written in the IDL, if the value is declared.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -627,6 +477,7 @@ impl Kind {
             _ => ::std::option::Option::None,
         }
     }
+
     /// The member with this IDL name.
     pub fn from_name(name: &str) -> ::std::option::Option<Kind> {
         match name {
@@ -636,24 +487,29 @@ impl Kind {
         }
     }
 }
+
 impl ::std::default::Default for Kind {
     /// The first declared member.
     fn default() -> Self {
         Kind(1)
     }
 }
+
 impl ::std::convert::From<i32> for Kind {
     fn from(value: i32) -> Self {
         Kind(value)
     }
 }
+
 impl ::std::convert::From<Kind> for i32 {
     fn from(value: Kind) -> i32 {
         value.0
     }
 }
+
 impl ::mu2sls::codegen::Encode for Kind {
     const TTYPE: ::mu2sls::codegen::TType = ::mu2sls::codegen::TType::I32;
+
     #[inline]
     fn encode<P: ::mu2sls::codegen::Protocol, O: ::mu2sls::codegen::Output>(
         &self,
@@ -662,6 +518,7 @@ impl ::mu2sls::codegen::Encode for Kind {
         w.i32(self.0);
     }
 }
+
 impl ::mu2sls::codegen::Decode for Kind {
     #[inline]
     fn decode<P: ::mu2sls::codegen::Protocol>(
@@ -670,6 +527,7 @@ impl ::mu2sls::codegen::Decode for Kind {
         r.i32().map(Kind)
     }
 }
+
 impl ::std::fmt::Debug for Kind {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match self.name() {
@@ -678,12 +536,12 @@ impl ::std::fmt::Debug for Kind {
         }
     }
 }
+
 pub static ORIGIN: ::std::sync::LazyLock<Point> = ::std::sync::LazyLock::new(|| Point {
     x: 0.0,
     y: 0.0,
     label: ::std::option::Option::Some(::std::string::String::from("origin")),
     ..::std::default::Default::default()
 });
-pub static ONE: ::std::sync::LazyLock<Expr> = ::std::sync::LazyLock::new(|| Expr::Literal(
-    1,
-));
+
+pub static ONE: ::std::sync::LazyLock<Expr> = ::std::sync::LazyLock::new(|| Expr::Literal(1));
