@@ -84,6 +84,14 @@ impl Builder {
         self
     }
 
+    /// Also generate the exactly-once flavour of every service
+    /// (`--gen rust:exactly_once`): `XDurable` traits whose methods get a
+    /// `&mut Ctx`, and `XDurableServer`.
+    pub fn exactly_once(mut self, on: bool) -> Builder {
+        self.options.rust.exactly_once = on;
+        self
+    }
+
     /// Accept explicit field ids of 0 and below (`--allow-neg-keys`).
     pub fn allow_neg_keys(mut self, on: bool) -> Builder {
         self.options.allow_neg_keys = on;

@@ -166,7 +166,7 @@ fn unknown_generator_option_lists_the_valid_ones() {
     run.expect_code(1);
     assert!(
         run.stderr.contains(
-            "unknown option `frob` for generator `rust`; valid options: apache_compat, btree, rustfmt, serde"
+            "unknown option `frob` for generator `rust`; valid options: apache_compat, btree, exactly_once, rustfmt, serde"
         ),
         "{}",
         run.stderr

@@ -15,6 +15,8 @@ pub use crate::codec::fields::{decode_field, decode_some, encode_field, encode_o
 #[doc(hidden)]
 pub use crate::codec::{BinaryRef, Decode, DecodeError, Encode, Output, Protocol, Reader, TType, Writer};
 #[doc(hidden)]
+pub use crate::exactly_once::{Clock, Ctx, DurableCall, Engine, serve_durable};
+#[doc(hidden)]
 pub use crate::method::{Call, MethodResult, Outcome, serve, serve_oneway};
 #[doc(hidden)]
 pub use crate::protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
@@ -22,6 +24,8 @@ pub use crate::protocol::{ApplicationException, ApplicationExceptionKind, NoExce
 pub use crate::service::{
     CallContext, Dispatch, MethodKind, decode_args, exception_reply, protocol_error_reply, reply,
 };
+#[doc(hidden)]
+pub use crate::store::Store;
 
 /// What code generated with `--gen rust:apache_compat` uses.
 #[cfg(feature = "apache-compat")]

@@ -32,9 +32,9 @@ mod transport;
 
 pub use client::{CallError, Channel, ChannelBuilder, Reply, TransportError};
 pub use exactly_once::{
-    BoxError, CallId, CallIdError, CallIdProblem, CallMeta, Clock, Collector, CollectorReport, Ctx, Engine,
-    EngineConfig, EngineError, GcReport, Intent, ManualClock, Redriver, Request, StepKind, StepValue, SystemClock, Tx,
-    TxError, TxInterrupt,
+    BoxError, CallId, CallIdError, CallIdProblem, CallMeta, CallerMeta, Clock, Collector, CollectorReport, Ctx,
+    DispatchRedriver, Engine, EngineConfig, EngineError, GcReport, Intent, ManualClock, PMap, Redriver, Request,
+    StepKind, StepValue, SystemClock, Tx, TxError, TxInterrupt,
 };
 pub use protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
 pub use server::{Server, ServerBuilder};
@@ -47,4 +47,4 @@ pub use store::{
 };
 #[cfg(feature = "sled")]
 pub use store::{Durability, SledOptions, SledStore};
-pub use transport::{FrameError, Framing, HeaderError, MessageCodec, ProtocolKind};
+pub use transport::{EnvelopeError, FrameError, Framing, HeaderError, MessageCodec, ProtocolKind};

@@ -24,12 +24,32 @@ pub struct CallContext {
     seq: i32,
     peer: Option<SocketAddr>,
     protocol: ProtocolKind,
+    meta: Option<std::sync::Arc<crate::exactly_once::CallerMeta>>,
 }
 
 impl CallContext {
     /// A context for a call of `method` (without any `Service:` prefix).
     pub fn new(method: impl Into<String>, seq: i32, peer: Option<SocketAddr>, protocol: ProtocolKind) -> CallContext {
-        CallContext { method: method.into(), seq, peer, protocol }
+        CallContext { method: method.into(), seq, peer, protocol, meta: None }
+    }
+
+    /// This context with a complete call id and its metadata (spec §2.1),
+    /// as a nested call or a re-drive sends it.
+    pub fn with_call_meta(self, meta: crate::exactly_once::CallMeta) -> CallContext {
+        self.with_caller_meta(crate::exactly_once::CallerMeta::Call(meta))
+    }
+
+    /// This context with the exactly-once metadata the caller sent.
+    pub fn with_caller_meta(mut self, meta: crate::exactly_once::CallerMeta) -> CallContext {
+        self.meta = Some(std::sync::Arc::new(meta));
+        self
+    }
+
+    /// The exactly-once metadata the caller sent, if any. A durable server
+    /// gives a call without it a fresh id: it runs once, but a retry is a
+    /// new call.
+    pub fn caller_meta(&self) -> Option<&crate::exactly_once::CallerMeta> {
+        self.meta.as_deref()
     }
 
     /// The method called.

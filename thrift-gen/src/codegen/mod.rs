@@ -61,11 +61,16 @@ pub struct RustOptions {
     /// user's configuration). Applied by the CLI front (it runs a program);
     /// the pure generator ignores it.
     pub rustfmt: bool,
+    /// `exactly_once`: also emit, per service, a durable handler trait
+    /// (`XDurable`, whose methods get a `&mut Ctx`) and `XDurableServer`,
+    /// which runs every call through an exactly-once `Engine`. The plain
+    /// trait and server are unchanged.
+    pub exactly_once: bool,
 }
 
 impl RustOptions {
     /// The option names `--gen rust:` accepts.
-    pub const VALID: &'static [&'static str] = &["apache_compat", "btree", "rustfmt", "serde"];
+    pub const VALID: &'static [&'static str] = &["apache_compat", "btree", "exactly_once", "rustfmt", "serde"];
 
     /// Applies one `name` or `name=value` option.
     pub fn set(&mut self, option: &str) -> Result<(), String> {
@@ -75,7 +80,8 @@ impl RustOptions {
             ("rustfmt", None) => self.rustfmt = true,
             ("apache_compat", None) => self.apache_compat = true,
             ("serde", None) => self.serde = true,
-            ("btree" | "rustfmt" | "apache_compat" | "serde", Some(v)) => {
+            ("exactly_once", None) => self.exactly_once = true,
+            ("btree" | "rustfmt" | "apache_compat" | "serde" | "exactly_once", Some(v)) => {
                 return Err(format!("option `{name}` takes no value (got `{v}`)"));
             }
             _ => {

@@ -92,6 +92,89 @@ impl Generator<'_> {
         self.emit_server(p, id, s, w);
         w.blank();
         self.emit_client(p, id, s, w);
+        if self.options.exactly_once {
+            w.blank();
+            self.emit_durable(p, id, s, w);
+        }
+    }
+
+    /// `SDurable`, its `DurableCall` impls and `SDurableServer`
+    /// (`--gen rust:exactly_once`).
+    fn emit_durable(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
+        self.emit_trait(p, s, Flavour::Durable, w);
+        for f in &s.functions {
+            w.blank();
+            self.emit_call_impl_of(s, f, &self.prefix(s, f), Flavour::Durable, w);
+        }
+        w.blank();
+        self.emit_durable_server(p, id, s, w);
+    }
+
+    fn emit_durable_server(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
+        let t = format!("{}Durable", names::ident(&self.type_name(&s.name)));
+        let t = t.as_str();
+        let server = format!("{t}Server");
+        let sv = server.as_str();
+        w.line(format_args!("/// Serves a [`{t}`] handler exactly once over an `Engine`'s store: give"));
+        w.text("/// it to `mu2sls::Server::serve`.");
+        w.text("#[derive(Clone, Debug)]");
+        w.open(format_args!("pub struct {sv}<H, S, C> {{"));
+        w.text("handler: H,");
+        w.text("engine: ::mu2sls::codegen::Engine<S, C>,");
+        w.close("}");
+        w.blank();
+        w.open(format_args!("impl<H: {t}, S, C> {sv}<H, S, C> {{"));
+        w.text("/// A dispatcher running `handler`'s calls through `engine`.");
+        w.open(format_args!("pub fn new(handler: H, engine: ::mu2sls::codegen::Engine<S, C>) -> Self {{"));
+        w.line(format_args!("{sv} {{ handler, engine }}"));
+        w.close("}");
+        w.blank();
+        w.text("/// The handler.");
+        w.open(format_args!("pub fn handler(&self) -> &H {{"));
+        w.text("&self.handler");
+        w.close("}");
+        w.blank();
+        w.text("/// The engine.");
+        w.open(format_args!("pub fn engine(&self) -> &::mu2sls::codegen::Engine<S, C> {{"));
+        w.text("&self.engine");
+        w.close("}");
+        w.close("}");
+        w.blank();
+        let methods = self.methods_of(id);
+        w.text(&format!("impl<H, S, C> ::mu2sls::codegen::Dispatch for {sv}<H, S, C>"));
+        w.text("where");
+        w.line(format_args!("    H: {t},"));
+        w.text("    S: ::mu2sls::codegen::Store + 'static,");
+        w.text("    C: ::mu2sls::codegen::Clock,");
+        w.text("{");
+        w.indent_in();
+        self.emit_method_kind(&methods, w);
+        w.blank();
+        w.text(DISPATCH_SIGNATURE);
+        w.indent_in();
+        w.open(format_args!("async move {{"));
+        w.open(format_args!("match cx.method() {{"));
+        for m in &methods {
+            let args = self.helper_text(p, m, "Args");
+            w.open(format_args!("{} => {{", string_lit(&m.function.name)));
+            let path = Doc::list(
+                "::mu2sls::codegen::serve_durable::",
+                ListKind::Generic,
+                ["P", "H", args.as_str(), "S", "C"].iter().map(|t| Doc::Text((*t).into())).collect(),
+            );
+            w.assign("let serve =", &path, ";");
+            // Always five levels in: 90 columns at most.
+            w.line(format_args!(
+                "serve(&self.handler, &self.engine, &cx, &frame, args_at, {}).await",
+                m.function.oneway
+            ));
+            w.close("}");
+        }
+        w.text(UNKNOWN_METHOD_ARM);
+        w.close("}");
+        w.close("}");
+        w.close("}");
+        w.close("}");
     }
 
     /// `SMArgs`, `SMArgsRef`, `SMResult` and `SMException` for one method.
@@ -121,14 +204,29 @@ impl Generator<'_> {
     /// `impl<H: S> Call<H> for SMArgs`: which handler method the arguments
     /// are for.
     fn emit_call_impl(&self, s: &Service, f: &Function, prefix: &str, w: &mut Writer) {
-        let trait_name = names::ident(&self.type_name(&s.name));
+        self.emit_call_impl_of(s, f, prefix, Flavour::Plain, w);
+    }
+
+    fn emit_call_impl_of(&self, s: &Service, f: &Function, prefix: &str, flavour: Flavour, w: &mut Writer) {
+        let trait_name = format!("{}{}", names::ident(&self.type_name(&s.name)), flavour.suffix());
         let method = names::ident(&self.snake_name(&f.name));
-        w.open(format_args!("impl<H: {trait_name}> ::mu2sls::codegen::Call<H> for {prefix}Args {{"));
+        let call_trait = match flavour {
+            Flavour::Plain => "Call",
+            Flavour::Durable => "DurableCall",
+        };
+        w.open(format_args!("impl<H: {trait_name}> ::mu2sls::codegen::{call_trait}<H> for {prefix}Args {{"));
         w.line(format_args!("type Result = {prefix}Result;"));
         w.blank();
-        w.text(CALL_SIGNATURE);
+        w.text(match flavour {
+            Flavour::Plain => CALL_SIGNATURE,
+            Flavour::Durable => DURABLE_CALL_SIGNATURE,
+        });
         w.indent_in();
-        let mut args = vec![Doc::Text("handler".into()), Doc::Text("cx".into())];
+        let context = match flavour {
+            Flavour::Plain => "cx",
+            Flavour::Durable => "ctx",
+        };
+        let mut args = vec![Doc::Text("handler".into()), Doc::Text(context.into())];
         args.extend(f.args.iter().map(|a| Doc::Text(format!("self.{}", names::ident(&self.snake_name(&a.name))))));
         w.statement(&Doc::list(format!("<H as {trait_name}>::{method}"), ListKind::Call, args), "");
         w.close("}");
@@ -361,12 +459,24 @@ impl Generator<'_> {
     }
 
     fn emit_handler_trait(&self, p: usize, s: &Service, w: &mut Writer) {
-        let name = names::ident(&self.type_name(&s.name));
+        self.emit_trait(p, s, Flavour::Plain, w);
+    }
+
+    fn emit_trait(&self, p: usize, s: &Service, flavour: Flavour, w: &mut Writer) {
+        let name = format!("{}{}", names::ident(&self.type_name(&s.name)), flavour.suffix());
         let parent = match s.extends {
-            Some(id) => format!("{} + ", self.def_path_text(p, id, &self.model.service(id).name)),
+            Some(id) => {
+                format!("{}{} + ", self.def_path_text(p, id, &self.model.service(id).name), flavour.suffix())
+            }
             None => String::new(),
         };
-        w.doc(&s.doc);
+        match flavour {
+            Flavour::Plain => w.doc(&s.doc),
+            Flavour::Durable => {
+                w.line(format_args!("/// `{}` run exactly once: every method gets the call's `Ctx`, whose", s.name));
+                w.text("/// state, time and randomness are logged steps.");
+            }
+        }
         let bounds = format!("{parent}::std::marker::Send + ::std::marker::Sync + 'static");
         // rustfmt keeps the header on one line only up to 92 columns
         // (measured with rustfmt 1.9).
@@ -387,7 +497,7 @@ impl Generator<'_> {
             let method = names::ident(&self.snake_name(&f.name));
             w.open(format_args!("fn {method}("));
             w.text("&self,");
-            w.text("cx: &::mu2sls::codegen::CallContext,");
+            w.text(flavour.context_param());
             for a in &f.args {
                 let ident = names::ident(&self.snake_name(&a.name));
                 w.prefixed(&format!("{ident}: "), &self.field_type_doc(p, a), ",");
@@ -437,26 +547,7 @@ impl Generator<'_> {
         w.blank();
         let methods = self.methods_of(id);
         w.open(format_args!("impl<H: {t}> ::mu2sls::codegen::Dispatch for {sv}<H> {{"));
-        w.text("fn method_kind(&self, method: &str) -> ::std::option::Option<::mu2sls::codegen::MethodKind> {");
-        w.indent_in();
-        w.open(format_args!("match method {{"));
-        for m in &methods {
-            let kind = if m.function.oneway { "Oneway" } else { "Call" };
-            let wire = string_lit(&m.function.name);
-            let at = w.start();
-            let _ = write!(w.buf, "{wire} => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::{kind}),");
-            if w.end_checked(at) {
-                continue;
-            }
-            self.emit_arm(
-                w,
-                &format!("{wire} =>"),
-                &Doc::Text(format!("::std::option::Option::Some(::mu2sls::codegen::MethodKind::{kind})")),
-            );
-        }
-        w.text("_ => ::std::option::Option::None,");
-        w.close("}");
-        w.close("}");
+        self.emit_method_kind(&methods, w);
         w.blank();
         w.text(DISPATCH_SIGNATURE);
         w.indent_in();
@@ -485,6 +576,30 @@ impl Generator<'_> {
         w.text(UNKNOWN_METHOD_ARM);
         w.close("}");
         w.close("}");
+        w.close("}");
+        w.close("}");
+    }
+
+    /// `Dispatch::method_kind`: which methods exist and which are `oneway`.
+    fn emit_method_kind(&self, methods: &[Method<'_>], w: &mut Writer) {
+        w.text("fn method_kind(&self, method: &str) -> ::std::option::Option<::mu2sls::codegen::MethodKind> {");
+        w.indent_in();
+        w.open(format_args!("match method {{"));
+        for m in methods {
+            let kind = if m.function.oneway { "Oneway" } else { "Call" };
+            let wire = string_lit(&m.function.name);
+            let at = w.start();
+            let _ = write!(w.buf, "{wire} => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::{kind}),");
+            if w.end_checked(at) {
+                continue;
+            }
+            self.emit_arm(
+                w,
+                &format!("{wire} =>"),
+                &Doc::Text(format!("::std::option::Option::Some(::mu2sls::codegen::MethodKind::{kind})")),
+            );
+        }
+        w.text("_ => ::std::option::Option::None,");
         w.close("}");
         w.close("}");
     }
@@ -662,6 +777,37 @@ fn prefix_doc(prefix: &str, ty: Doc) -> Doc {
         other => other,
     }
 }
+
+/// Which handler trait: the plain one, or the exactly-once one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Plain,
+    Durable,
+}
+
+impl Flavour {
+    fn suffix(self) -> &'static str {
+        match self {
+            Flavour::Plain => "",
+            Flavour::Durable => "Durable",
+        }
+    }
+
+    fn context_param(self) -> &'static str {
+        match self {
+            Flavour::Plain => "cx: &::mu2sls::codegen::CallContext,",
+            Flavour::Durable => "ctx: &mut ::mu2sls::codegen::Ctx,",
+        }
+    }
+}
+
+/// `DurableCall::call`'s signature, up to the body (one level in).
+const DURABLE_CALL_SIGNATURE: &str = "fn call(
+        self,
+        handler: &H,
+        ctx: &mut ::mu2sls::codegen::Ctx,
+    ) -> impl ::std::future::Future<Output = ::mu2sls::codegen::Outcome<Self::Result>>
+    + ::std::marker::Send {";
 
 /// `Call::call`'s signature, up to the body (one level in).
 const CALL_SIGNATURE: &str = "fn call(

@@ -130,6 +130,8 @@ mod case_0003;
 mod case_0004;
 #[path = "../../test_data/codegen/0005_services/expected/mod.rs"]
 mod case_0005;
+#[path = "../../test_data/codegen/0006_exactly_once/expected/mod.rs"]
+mod case_0006;
 
 #[test]
 fn generated_values_are_the_idl_values() {
@@ -586,4 +588,302 @@ fn file_names_that_are_not_rust_names_give_valid_module_names() {
         assert!(!stem.starts_with(|c: char| c.is_ascii_digit()), "{p}");
     }
     assert_eq!(paths.len(), 3, "two modules and mod.rs: {paths:?}");
+}
+
+mod durable {
+    //! The exactly-once flavour: a generated durable server runs each call
+    //! id once, replies to retries with the recorded result, and its
+    //! intents are re-driven through the same dispatcher.
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::case_0006::bank::*;
+    use bytes::Bytes;
+    use mu2sls::codec::{Binary, Compact, MessageType, Protocol, Reader, Writer};
+    use mu2sls::{
+        CallId, CallMeta, Collector, Ctx, Dispatch, DispatchRedriver, Engine, EngineConfig, ManualClock, MemoryStore,
+        ProtocolKind, ServiceError, TxError,
+    };
+
+    const T0: u64 = 1_700_000_000_000;
+
+    #[derive(Default)]
+    struct Bank {
+        /// Fail the next call after its first step, as a crash would.
+        fail_next: AtomicBool,
+    }
+
+    impl LedgerDurable for Bank {
+        async fn balance(&self, ctx: &mut Ctx, account: String) -> Result<i64, ServiceError<mu2sls::NoException>> {
+            Ok(ctx.get::<i64>(&account).await?.unwrap_or(0))
+        }
+    }
+
+    impl BankDurable for Bank {
+        async fn deposit(
+            &self,
+            ctx: &mut Ctx,
+            account: String,
+            amount: i64,
+        ) -> Result<i64, ServiceError<mu2sls::NoException>> {
+            let total = ctx
+                .update(&account, |old: Option<i64>| {
+                    let new = old.unwrap_or(0) + amount;
+                    (new, new)
+                })
+                .await?;
+            if self.fail_next.swap(false, Ordering::SeqCst) {
+                return Err(ServiceError::internal("lost after the deposit step"));
+            }
+            Ok(total)
+        }
+
+        async fn transfer(
+            &self,
+            ctx: &mut Ctx,
+            source: String,
+            target: String,
+            amount: i64,
+        ) -> Result<(), ServiceError<BankTransferException>> {
+            let moved = ctx
+                .transaction(|tx| {
+                    let from: i64 = tx.get(&source)?.unwrap_or(0);
+                    if from < amount {
+                        return Err(TxError::Abort(InsufficientFunds { balance: from, wanted: amount }));
+                    }
+                    let to: i64 = tx.get(&target)?.unwrap_or(0);
+                    tx.put(&source, &(from - amount));
+                    tx.put(&target, &(to + amount));
+                    Ok(())
+                })
+                .await?;
+            moved.map_err(ServiceError::from)
+        }
+
+        async fn audit(&self, ctx: &mut Ctx, note: String) -> Result<(), ServiceError<mu2sls::NoException>> {
+            ctx.update("audits", |old: Option<Vec<String>>| {
+                let mut notes = old.unwrap_or_default();
+                notes.push(note.clone());
+                (notes, ())
+            })
+            .await?;
+            Ok(())
+        }
+    }
+
+    type Server = BankDurableServer<Bank, MemoryStore, ManualClock>;
+
+    fn server(clock: &ManualClock) -> std::sync::Arc<Server> {
+        let engine = Engine::new("Bank", MemoryStore::new(), clock.clone(), EngineConfig::default());
+        std::sync::Arc::new(BankDurableServer::new(Bank::default(), engine))
+    }
+
+    fn message<P: Protocol, A: mu2sls::codec::Encode>(method: &str, kind: MessageType, seq: i32, args: &A) -> Bytes {
+        let mut w = Writer::<P, bytes::BytesMut>::new(bytes::BytesMut::new());
+        w.message_begin(method, kind, seq);
+        args.encode(&mut w);
+        w.into_inner().freeze()
+    }
+
+    /// Serves one call message (with `key` as the idempotency key, if any)
+    /// and returns the reply message.
+    async fn call<P: Protocol, A: mu2sls::codec::Encode>(
+        server: &Server,
+        method: &str,
+        args: &A,
+        key: Option<&str>,
+        oneway: bool,
+    ) -> Option<Bytes> {
+        let kind = if oneway { MessageType::Oneway } else { MessageType::Call };
+        let frame = message::<P, A>(method, kind, 7, args);
+        let mut r = Reader::<P>::new(&frame);
+        r.message_begin().unwrap();
+        let at = r.position();
+        let mut cx = mu2sls::CallContext::new(method, 7, None, P::KIND);
+        if let Some(key) = key {
+            cx = cx.with_call_meta(CallMeta::root(CallId::root("Bank", method, key), T0));
+        }
+        server.dispatch::<P>(cx, frame, at).await
+    }
+
+    fn result<P: Protocol, R: mu2sls::codec::Decode>(reply: &Bytes) -> Result<R, String> {
+        let mut r = Reader::<P>::new(reply);
+        let header = r.message_begin().unwrap();
+        if header.kind == MessageType::Exception {
+            let e: mu2sls::ApplicationException = mu2sls::codec::Decode::decode(&mut r).unwrap();
+            return Err(e.message);
+        }
+        assert_eq!((header.kind, header.seq), (MessageType::Reply, 7));
+        Ok(R::decode(&mut r).unwrap())
+    }
+
+    async fn balance(server: &Server, account: &str) -> i64 {
+        let reply = call::<Binary, _>(server, "balance", &LedgerBalanceArgsRef { account }, None, false).await;
+        match result::<Binary, LedgerBalanceResult>(&reply.unwrap()) {
+            Ok(LedgerBalanceResult::Success(v)) => v,
+            other => panic!("balance: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retried_call_id_runs_once_and_gets_the_same_reply() {
+        let clock = ManualClock::new(T0);
+        let server = server(&clock);
+        let args = BankDepositArgsRef { account: "alice", amount: 40 };
+        let first = call::<Binary, _>(&server, "deposit", &args, Some("d-1"), false).await.unwrap();
+        let retry = call::<Binary, _>(&server, "deposit", &args, Some("d-1"), false).await.unwrap();
+        assert_eq!(first, retry, "a retry gets the recorded reply byte for byte");
+        assert!(matches!(result::<Binary, BankDepositResult>(&first), Ok(BankDepositResult::Success(40))));
+        assert_eq!(balance(&server, "alice").await, 40, "the deposit applied once");
+        // A new id is a new call.
+        call::<Binary, _>(&server, "deposit", &args, Some("d-2"), false).await.unwrap();
+        assert_eq!(balance(&server, "alice").await, 80);
+        // Without metadata every call is its own.
+        call::<Binary, _>(&server, "deposit", &args, None, false).await.unwrap();
+        call::<Binary, _>(&server, "deposit", &args, None, false).await.unwrap();
+        assert_eq!(balance(&server, "alice").await, 160);
+    }
+
+    #[tokio::test]
+    async fn a_declared_exception_is_the_recorded_result() {
+        let clock = ManualClock::new(T0);
+        let server = server(&clock);
+        let args = BankTransferArgsRef { source: "alice", target: "bob", amount: 30 };
+        let first = call::<Compact, _>(&server, "transfer", &args, Some("t-1"), false).await.unwrap();
+        match result::<Compact, BankTransferResult>(&first) {
+            Ok(BankTransferResult::Insufficient(e)) => assert_eq!((e.balance, e.wanted), (0, 30)),
+            other => panic!("expected InsufficientFunds, got {other:?}"),
+        }
+        let deposit = BankDepositArgsRef { account: "alice", amount: 100 };
+        call::<Compact, _>(&server, "deposit", &deposit, Some("d-1"), false).await.unwrap();
+        // The retry does not run again, although it would succeed now.
+        let retry = call::<Compact, _>(&server, "transfer", &args, Some("t-1"), false).await.unwrap();
+        assert_eq!(first, retry);
+        assert_eq!((balance(&server, "alice").await, balance(&server, "bob").await), (100, 0));
+        // A fresh id moves the money, once.
+        let again = call::<Compact, _>(&server, "transfer", &args, Some("t-2"), false).await.unwrap();
+        assert!(matches!(result::<Compact, BankTransferResult>(&again), Ok(BankTransferResult::Empty)));
+        call::<Compact, _>(&server, "transfer", &args, Some("t-2"), false).await.unwrap();
+        assert_eq!((balance(&server, "alice").await, balance(&server, "bob").await), (70, 30));
+    }
+
+    #[tokio::test]
+    async fn ids_that_do_not_match_the_call_are_refused() {
+        let clock = ManualClock::new(T0);
+        let server = server(&clock);
+        let args = BankDepositArgsRef { account: "alice", amount: 5 };
+        call::<Binary, _>(&server, "deposit", &args, Some("k"), false).await.unwrap();
+        // Other arguments under the same id: a conflict, nothing runs.
+        let other = BankDepositArgsRef { account: "alice", amount: 6 };
+        let reply = call::<Binary, _>(&server, "deposit", &other, Some("k"), false).await.unwrap();
+        let refused = result::<Binary, BankDepositResult>(&reply).unwrap_err();
+        assert!(refused.contains("call id already used by a different request"), "{refused}");
+        // An id minted for another method.
+        let frame = message::<Binary, _>("deposit", MessageType::Call, 7, &args);
+        let cx = mu2sls::CallContext::new("deposit", 7, None, ProtocolKind::Binary)
+            .with_call_meta(CallMeta::root(CallId::root("Bank", "transfer", "k"), T0));
+        let mut r = Reader::<Binary>::new(&frame);
+        r.message_begin().unwrap();
+        let at = r.position();
+        let reply = server.dispatch::<Binary>(cx, frame.clone(), at).await;
+        let refused = result::<Binary, BankDepositResult>(&reply.unwrap()).unwrap_err();
+        assert!(refused.contains("does not name this call"), "{refused}");
+        assert_eq!(balance(&server, "alice").await, 5);
+    }
+
+    #[tokio::test]
+    async fn oneway_calls_run_once_per_id() {
+        let clock = ManualClock::new(T0);
+        let server = server(&clock);
+        for _ in 0..3 {
+            let reply = call::<Binary, _>(&server, "audit", &BankAuditArgsRef { note: "n1" }, Some("a-1"), true).await;
+            assert!(reply.is_none(), "a oneway call gets no reply");
+        }
+        let store = server.engine().store();
+        let found = mu2sls::Store::get(store, &mu2sls::Key::from(("state", "Bank", "audits"))).await.unwrap();
+        let notes: Vec<String> = mu2sls::codec::decode::<Binary, _>(&found.unwrap().value).unwrap();
+        assert_eq!(notes, vec!["n1".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn the_collector_finishes_a_failed_call_through_the_dispatcher() {
+        let clock = ManualClock::new(T0);
+        let server = server(&clock);
+        server.handler().fail_next.store(true, Ordering::SeqCst);
+        let args = BankDepositArgsRef { account: "carol", amount: 25 };
+        let reply = call::<Compact, _>(&server, "deposit", &args, Some("lost"), false).await.unwrap();
+        let message = result::<Compact, BankDepositResult>(&reply).unwrap_err();
+        assert!(message.contains("lost after the deposit step"), "{message}");
+        assert_eq!(balance(&server, "carol").await, 25, "the logged step applied");
+
+        let collector = Collector::new(server.engine().clone(), DispatchRedriver::new(server.clone()));
+        clock.advance(Duration::from_secs(3600));
+        let report = collector.run_once(T0 + 3_600_000).await.unwrap();
+        assert_eq!((report.redriven, report.completed, report.failed), (1, 1, 0), "{report:?}");
+        assert_eq!(balance(&server, "carol").await, 25, "the re-drive adopted the logged deposit");
+        // The client's retry gets the re-driven result.
+        let retry = call::<Compact, _>(&server, "deposit", &args, Some("lost"), false).await.unwrap();
+        assert!(matches!(result::<Compact, BankDepositResult>(&retry), Ok(BankDepositResult::Success(25))));
+        let report = collector.run_once(T0 + 7_200_000).await.unwrap();
+        assert_eq!(report.redriven, 0, "no intent is left");
+    }
+
+    /// Our client's idempotency key crosses every framing and protocol in
+    /// its envelope: the retries of a keyed call run it once.
+    async fn keyed_retries_run_once(framing: mu2sls::Framing, protocol: ProtocolKind) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let engine = Engine::new("Bank", MemoryStore::new(), mu2sls::SystemClock, EngineConfig::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            mu2sls::Server::builder()
+                .build()
+                .serve(listener, BankDurableServer::new(Bank::default(), engine), async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        let channel = mu2sls::Channel::builder(addr.to_string()).framing(framing).protocol(protocol).build();
+        let client = BankClient::new(channel.clone());
+        let once = BankClient::new(channel.with_idempotency_key("deposit-1"));
+        for _ in 0..3 {
+            assert_eq!(once.deposit("dave", 10).await.unwrap(), 10, "{framing:?} {protocol:?}");
+        }
+        assert_eq!(client.balance("dave").await.unwrap(), 10, "{framing:?} {protocol:?}: one deposit");
+        // Unkeyed calls are each their own.
+        client.deposit("dave", 1).await.unwrap();
+        client.deposit("dave", 1).await.unwrap();
+        assert_eq!(client.balance("dave").await.unwrap(), 12);
+        // The same key with other arguments is refused, not run.
+        match once.deposit("dave", 99).await {
+            Err(mu2sls::CallError::Application(e)) => {
+                assert!(e.message.contains("different request"), "{}", e.message);
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(client.balance("dave").await.unwrap(), 12);
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn keyed_retries_framed_binary() {
+        keyed_retries_run_once(mu2sls::Framing::Framed, ProtocolKind::Binary).await;
+    }
+
+    #[tokio::test]
+    async fn keyed_retries_buffered_compact() {
+        keyed_retries_run_once(mu2sls::Framing::Buffered, ProtocolKind::Compact).await;
+    }
+
+    #[tokio::test]
+    async fn keyed_retries_buffered_binary() {
+        keyed_retries_run_once(mu2sls::Framing::Buffered, ProtocolKind::Binary).await;
+    }
+
+    #[tokio::test]
+    async fn keyed_retries_header_compact() {
+        keyed_retries_run_once(mu2sls::Framing::Header, ProtocolKind::Compact).await;
+    }
 }

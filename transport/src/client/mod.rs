@@ -147,7 +147,10 @@ impl ChannelBuilder {
 
     /// The channel. It connects on first use.
     pub fn build(self) -> Channel {
-        Channel { inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), conn: tokio::sync::Mutex::new(None) }) }
+        Channel {
+            inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), conn: tokio::sync::Mutex::new(None) }),
+            key: None,
+        }
     }
 }
 
@@ -156,6 +159,15 @@ impl ChannelBuilder {
 #[derive(Clone, Debug)]
 pub struct Channel {
     inner: Arc<Inner>,
+    /// The idempotency key calls through this handle carry, if any.
+    key: Option<Arc<IdempotencyKey>>,
+}
+
+#[derive(Debug)]
+struct IdempotencyKey {
+    key: String,
+    /// When the logical call was first attempted: when the key was set.
+    origin_ms: u64,
 }
 
 #[derive(Debug)]
@@ -199,6 +211,33 @@ impl Channel {
     /// A channel to `addr` with the defaults (framed, binary).
     pub fn new(addr: impl Into<String>) -> Channel {
         Channel::builder(addr).build()
+    }
+
+    /// A handle on this channel (same connection) whose calls carry `key`
+    /// as their idempotency key: a server running the method exactly once
+    /// (`--gen rust:exactly_once`) names the call `service.method:key`, runs
+    /// it once, and answers every retry with the same handle and key with
+    /// the recorded result. Use one key per logical call, and retry
+    /// through the same handle (the call's origin is when the key was set).
+    ///
+    /// The key travels in a call-metadata envelope that only mu2sls servers
+    /// read: do not set one toward a stock Thrift server.
+    ///
+    /// ```
+    /// let channel = mu2sls::Channel::new("127.0.0.1:9090");
+    /// let once = channel.with_idempotency_key("order-42");
+    /// assert_eq!(once.idempotency_key(), Some("order-42"));
+    /// assert_eq!(channel.idempotency_key(), None);
+    /// ```
+    pub fn with_idempotency_key(&self, key: impl Into<String>) -> Channel {
+        let origin = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let origin_ms = u64::try_from(origin.as_millis()).unwrap_or(u64::MAX);
+        Channel { inner: self.inner.clone(), key: Some(Arc::new(IdempotencyKey { key: key.into(), origin_ms })) }
+    }
+
+    /// The idempotency key this handle's calls carry.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.key.as_deref().map(|k| k.key.as_str())
     }
 
     fn next_seq(&self) -> i32 {
@@ -301,10 +340,22 @@ impl Channel {
     }
 
     fn encode<A: Encode + ?Sized>(&self, method: &str, kind: MessageType, seq: i32, args: &A) -> Bytes {
-        match self.inner.config.protocol {
+        let message = match self.inner.config.protocol {
             ProtocolKind::Binary => encode_message::<Binary, A>(method, kind, seq, args),
             ProtocolKind::Compact => encode_message::<Compact, A>(method, kind, seq, args),
-        }
+        };
+        let Some(key) = &self.key else { return message };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let deadline = now.saturating_add(self.inner.config.timeout);
+        let meta = crate::exactly_once::CallerMeta::Key {
+            key: key.key.clone(),
+            origin_ms: key.origin_ms,
+            deadline_ms: u64::try_from(deadline.as_millis()).ok(),
+        };
+        let mut out = bytes::BytesMut::with_capacity(message.len() + 64);
+        crate::transport::envelope::write(&meta, &mut out);
+        out.extend_from_slice(&message);
+        out.freeze()
     }
 
     fn reply(&self, frame: Bytes, method: &str, seq: i32) -> Result<Reply, TransportError> {
@@ -329,7 +380,7 @@ impl Channel {
 }
 
 /// An already encoded message body, written as is.
-struct RawBody<'a>(&'a [u8]);
+pub(crate) struct RawBody<'a>(pub(crate) &'a [u8]);
 
 impl Encode for RawBody<'_> {
     const TTYPE: crate::codec::TType = crate::codec::TType::Struct;

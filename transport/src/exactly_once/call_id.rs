@@ -341,3 +341,41 @@ impl CallMeta {
         self.deadline_ms
     }
 }
+
+/// Exactly-once metadata as a caller sends it with a request (spec §2.1),
+/// before the server knows which engine serves the call.
+///
+/// A stock client sends none (its call gets a fresh id); our client sends
+/// an idempotency key, from which the server names the root call
+/// `service.method:key`; nested calls and re-drives send the whole id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerMeta {
+    /// A complete call id with its caller, origin and deadline.
+    Call(CallMeta),
+    /// A root call's idempotency key, shared by every retry of the call.
+    Key {
+        /// The key.
+        key: String,
+        /// When the call was first attempted (ms since the Unix epoch).
+        origin_ms: u64,
+        /// This attempt's deadline, if any.
+        deadline_ms: Option<u64>,
+    },
+}
+
+impl CallerMeta {
+    /// The metadata of this call as served by `service`'s engine: a key
+    /// becomes the root id `service.method:key`.
+    pub fn resolve(&self, service: &str, method: &str) -> CallMeta {
+        match self {
+            CallerMeta::Call(meta) => meta.clone(),
+            CallerMeta::Key { key, origin_ms, deadline_ms } => {
+                let meta = CallMeta::root(CallId::root(service, method, key.as_bytes()), *origin_ms);
+                match deadline_ms {
+                    Some(d) => meta.with_deadline(*d),
+                    None => meta,
+                }
+            }
+        }
+    }
+}

@@ -104,7 +104,9 @@ impl<S: Store + 'static, C: Clock, D: Redriver> Collector<S, C, D> {
                 for (key, found) in &entries {
                     let call = parse_id_key(key);
                     let intent = IntentRecord::decode(&found.value).map_err(corrupt(call.as_ref(), None, key))?;
-                    if intent.parked || intent.next_due_ms > now_ms {
+                    // Services may share a store: only this engine's calls are its to re-drive.
+                    if intent.parked || intent.next_due_ms > now_ms || intent.call_id.service() != self.engine.service()
+                    {
                         continue;
                     }
                     self.handle(key, found.version, intent, now_ms, &mut report).await?;

@@ -17,6 +17,7 @@ use super::engine::{EngineInner, corrupt, unavailable};
 use super::error::{BoxError, EngineError, StepKind};
 use super::fingerprint::Fingerprint;
 use super::record::{LogRecord, log_key, state_key};
+use crate::store::{Page, StoreError};
 
 /// A value a step logs and a replay reads back: a result of
 /// [`Ctx::update`] or [`Ctx::transaction`].
@@ -65,13 +66,56 @@ impl StepValue for () {
 ///
 /// `get` followed by `put` is not isolated from other calls: read-modify-write
 /// with [`update`](Ctx::update) or [`transaction`](Ctx::transaction).
-pub struct Ctx<S, C> {
-    engine: Arc<EngineInner<S, C>>,
+pub struct Ctx {
+    engine: Arc<dyn Backend>,
     call: CallId,
     step: u64,
+    /// Set once an operation met a divergence, so a server that turns the
+    /// handler's error into a reply still parks the call's intent.
+    divergence: std::sync::Mutex<Option<(u64, StepKind, StepKind)>>,
 }
 
-impl<S, C> fmt::Debug for Ctx<S, C> {
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// What a [`Ctx`] needs of its engine, with the store and clock types
+/// erased: handlers (and the generated traits they implement) name one
+/// `Ctx` type whatever store the engine runs on. A step costs a store
+/// round trip; the box around its future is noise beside that.
+pub(crate) trait Backend: Send + Sync {
+    fn service(&self) -> &str;
+    fn now_ms(&self) -> u64;
+    fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Outcome, StoreError>>;
+    fn multi_get<'a>(&'a self, keys: &'a [Key]) -> BoxFuture<'a, Result<Vec<Option<Versioned>>, StoreError>>;
+    fn scan_prefix<'a>(
+        &'a self,
+        prefix: &'a Key,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<(Key, Versioned)>, StoreError>>;
+}
+
+impl<S: Store + 'static, C: Clock> Backend for EngineInner<S, C> {
+    fn service(&self) -> &str {
+        &self.service
+    }
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+    fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Outcome, StoreError>> {
+        Box::pin(self.store.apply(batch))
+    }
+    fn multi_get<'a>(&'a self, keys: &'a [Key]) -> BoxFuture<'a, Result<Vec<Option<Versioned>>, StoreError>> {
+        Box::pin(self.store.multi_get(keys))
+    }
+    fn scan_prefix<'a>(
+        &'a self,
+        prefix: &'a Key,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<(Key, Versioned)>, StoreError>> {
+        Box::pin(self.store.scan_prefix(prefix, page))
+    }
+}
+
+impl fmt::Debug for Ctx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ctx").field("call", &self.call).field("step", &self.step).finish_non_exhaustive()
     }
@@ -87,14 +131,21 @@ enum Recorded {
     Conflict,
 }
 
-impl<S: Store + 'static, C: Clock> Ctx<S, C> {
-    pub(crate) fn new(engine: Arc<EngineInner<S, C>>, call: CallId) -> Ctx<S, C> {
-        Ctx { engine, call, step: 0 }
+impl Ctx {
+    pub(crate) fn new(engine: Arc<dyn Backend>, call: CallId) -> Ctx {
+        Ctx { engine, call, step: 0, divergence: std::sync::Mutex::new(None) }
     }
 
     /// The call this execution serves.
     pub fn call_id(&self) -> &CallId {
         &self.call
+    }
+
+    /// The first divergence an operation of this execution met (its error
+    /// may since have been turned into something else by the handler).
+    pub(crate) fn divergence(&self) -> Option<EngineError> {
+        let seen = *self.divergence.lock().unwrap_or_else(|p| p.into_inner());
+        seen.map(|(step, issued, logged)| EngineError::Divergence { call: self.call.clone(), step, issued, logged })
     }
 
     /// The number the next operation's step will have.
@@ -113,7 +164,7 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
         let code = [kind.code()];
         let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 2);
         all.push(&code);
-        all.push(self.engine.service.as_bytes());
+        all.push(self.engine.service().as_bytes());
         all.extend_from_slice(parts);
         Fingerprint::of(&all)
     }
@@ -123,7 +174,7 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
     }
 
     fn state_key(&self, key: &str) -> Key {
-        state_key(&self.engine.service, key)
+        Slot::Key(key).key(self.engine.service())
     }
 
     fn corrupt(&self, key: &Key) -> impl FnOnce(DecodeError) -> EngineError {
@@ -134,6 +185,8 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
     fn adopt(&self, kind: StepKind, fp: Fingerprint, found: &Versioned) -> Result<LogRecord, EngineError> {
         let record = LogRecord::decode(&found.value).map_err(self.corrupt(&self.log_key()))?;
         if record.kind != kind || record.fp != fp {
+            let mut seen = self.divergence.lock().unwrap_or_else(|p| p.into_inner());
+            seen.get_or_insert((self.step, kind, record.kind));
             return Err(EngineError::Divergence {
                 call: self.call.clone(),
                 step: self.step,
@@ -159,7 +212,7 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
         batch = conditions.into_iter().fold(batch, Batch::condition);
         batch = ops.into_iter().fold(batch, Batch::op);
         batch = batch.put(lkey, LogRecord { kind, fp, value }.encode());
-        match self.engine.store.apply(batch).await.map_err(unavailable(&self.call, Some(self.step)))? {
+        match self.engine.apply(batch).await.map_err(unavailable(&self.call, Some(self.step)))? {
             Outcome::Applied { .. } => Ok(Recorded::Written),
             Outcome::Failed { condition: 0, current: Some(found) } => {
                 Ok(Recorded::Adopted(self.adopt(kind, fp, &found)?))
@@ -174,15 +227,72 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
         let mut keys = Vec::with_capacity(state.len() + 1);
         keys.push(self.log_key());
         keys.extend_from_slice(state);
-        let mut found = self.engine.store.multi_get(&keys).await.map_err(unavailable(&self.call, Some(self.step)))?;
+        let mut found = self.engine.multi_get(&keys).await.map_err(unavailable(&self.call, Some(self.step)))?;
         let rest = found.split_off(1);
         Ok((found.pop().flatten(), rest))
     }
 
     /// The value at `key`, if any.
     pub async fn get<T: Decode>(&mut self, key: &str) -> Result<Option<T>, EngineError> {
-        let fp = self.fp(StepKind::Get, &[key.as_bytes()]);
-        let skey = self.state_key(key);
+        self.get_slot(Slot::Key(key)).await
+    }
+
+    /// Sets `key` to `value`.
+    pub async fn put<T: Encode>(&mut self, key: &str, value: &T) -> Result<(), EngineError> {
+        self.put_slot(Slot::Key(key), value).await
+    }
+
+    /// Removes `key`'s value, if any.
+    pub async fn delete(&mut self, key: &str) -> Result<(), EngineError> {
+        self.delete_slot(Slot::Key(key)).await
+    }
+
+    /// Atomically replaces `key`'s value with `f(old).0` and returns
+    /// `f(old).1`, logged: a replay returns the logged value without
+    /// calling `f`. If the key changes between the read and the write, `f`
+    /// runs again at the same step.
+    pub async fn update<T, R, F>(&mut self, key: &str, f: F) -> Result<R, EngineError>
+    where
+        T: Encode + Decode,
+        R: StepValue,
+        F: FnMut(Option<T>) -> (T, R),
+    {
+        self.update_slot(Slot::Key(key), f).await
+    }
+
+    /// The persistent map `name` of this service, with values of type `V`.
+    /// Each entry is a store entry of its own (`("map", service, name,
+    /// entry)`), so a map grows without rewriting a blob, and every
+    /// operation on it is one logged step as on plain keys.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use mu2sls::{CallId, CallMeta, Engine, EngineConfig, ManualClock, MemoryStore, Request};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), mu2sls::EngineError> {
+    /// let engine = Engine::new("Social", MemoryStore::new(), ManualClock::new(0), EngineConfig::default());
+    /// let meta = CallMeta::root(CallId::root("Social", "follow", "f-1"), 0);
+    /// let reply = engine
+    ///     .serve(&meta, &Request::new("follow", Bytes::new()), |mut ctx| async move {
+    ///         let mut followers = ctx.map::<i64>("followers:alice");
+    ///         followers.insert("bob", &1_700_000_000).await?;
+    ///         followers.insert("carol", &1_700_000_500).await?;
+    ///         let all = followers.entries(100).await?;
+    ///         Ok(Bytes::from(all.into_iter().map(|(who, _)| who).collect::<Vec<_>>().join(",")))
+    ///     })
+    ///     .await?;
+    /// assert_eq!(reply, Bytes::from("bob,carol"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn map<V: Encode + Decode>(&mut self, name: &str) -> PMap<'_, V> {
+        PMap { ctx: self, name: name.to_owned(), value: std::marker::PhantomData }
+    }
+
+    async fn get_slot<T: Decode>(&mut self, slot: Slot<'_>) -> Result<Option<T>, EngineError> {
+        let fp = self.fp(StepKind::Get, &slot.parts());
+        let skey = slot.key(self.engine.service());
         let (log, mut state) = self.read(std::slice::from_ref(&skey)).await?;
         let value = match log {
             Some(found) => self.adopt(StepKind::Get, fp, &found)?.value,
@@ -199,37 +309,33 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
         Ok(value)
     }
 
-    /// Sets `key` to `value`.
-    pub async fn put<T: Encode>(&mut self, key: &str, value: &T) -> Result<(), EngineError> {
+    async fn put_slot<T: Encode>(&mut self, slot: Slot<'_>, value: &T) -> Result<(), EngineError> {
         let bytes = encode::<Binary, T>(value);
-        let fp = self.fp(StepKind::Put, &[key.as_bytes(), &bytes]);
-        let effect = Batch::new().put(self.state_key(key), bytes);
+        let mut parts = slot.parts();
+        parts.push(&bytes);
+        let fp = self.fp(StepKind::Put, &parts);
+        let effect = Batch::new().put(slot.key(self.engine.service()), bytes.clone());
         self.record(StepKind::Put, fp, None, effect).await?;
         self.step += 1;
         Ok(())
     }
 
-    /// Removes `key`'s value, if any.
-    pub async fn delete(&mut self, key: &str) -> Result<(), EngineError> {
-        let fp = self.fp(StepKind::Delete, &[key.as_bytes()]);
-        let effect = Batch::new().delete(self.state_key(key));
+    async fn delete_slot(&mut self, slot: Slot<'_>) -> Result<(), EngineError> {
+        let fp = self.fp(StepKind::Delete, &slot.parts());
+        let effect = Batch::new().delete(slot.key(self.engine.service()));
         self.record(StepKind::Delete, fp, None, effect).await?;
         self.step += 1;
         Ok(())
     }
 
-    /// Atomically replaces `key`'s value with `f(old).0` and returns
-    /// `f(old).1`, logged: a replay returns the logged value without
-    /// calling `f`. If the key changes between the read and the write, `f`
-    /// runs again at the same step.
-    pub async fn update<T, R, F>(&mut self, key: &str, mut f: F) -> Result<R, EngineError>
+    async fn update_slot<T, R, F>(&mut self, slot: Slot<'_>, mut f: F) -> Result<R, EngineError>
     where
         T: Encode + Decode,
         R: StepValue,
         F: FnMut(Option<T>) -> (T, R),
     {
-        let fp = self.fp(StepKind::Update, &[key.as_bytes()]);
-        let skey = self.state_key(key);
+        let fp = self.fp(StepKind::Update, &slot.parts());
+        let skey = slot.key(self.engine.service());
         loop {
             let (log, mut state) = self.read(std::slice::from_ref(&skey)).await?;
             let logged = match log {
@@ -259,6 +365,47 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
             self.step += 1;
             return Ok(ret);
         }
+    }
+
+    /// Up to `limit` entries of map `name` in key order, as one logged step.
+    async fn scan_map<V: Decode>(&mut self, name: &str, limit: usize) -> Result<Vec<(String, V)>, EngineError> {
+        let fp = self.fp(StepKind::Scan, &[MAP_TAG.as_bytes(), name.as_bytes(), &(limit as u64).to_be_bytes()]);
+        let (log, _) = self.read(&[]).await?;
+        let bytes = match log {
+            Some(found) => self.adopt(StepKind::Scan, fp, &found)?.value.unwrap_or_default(),
+            None => {
+                let prefix = Key::from((MAP_TAG, self.engine.service(), name));
+                let found = self
+                    .engine
+                    .scan_prefix(&prefix, Page::first(limit.max(1)))
+                    .await
+                    .map_err(unavailable(&self.call, Some(self.step)))?;
+                let mut w = Writer::<Binary, BytesMut>::new(BytesMut::new());
+                let found: Vec<_> = found.into_iter().take(limit).collect();
+                w.i32(i32::try_from(found.len()).unwrap_or(i32::MAX));
+                for (key, value) in &found {
+                    let entry = match key.parts().nth(3) {
+                        Some(crate::store::KeyPart::Str(entry)) => entry.into_owned(),
+                        _ => {
+                            return Err(self.corrupt(key)(DecodeError::new(
+                                crate::codec::DecodeErrorKind::InvalidValue("map entry key"),
+                                0,
+                            )));
+                        }
+                    };
+                    w.string(&entry);
+                    w.binary(&value.value);
+                }
+                let bytes = w.into_inner().freeze();
+                match self.record(StepKind::Scan, fp, Some(bytes.clone()), Batch::new()).await? {
+                    Recorded::Written | Recorded::Conflict => bytes,
+                    Recorded::Adopted(record) => record.value.unwrap_or_default(),
+                }
+            }
+        };
+        let entries = decode_entries::<V>(&bytes).map_err(self.corrupt(&self.log_key()))?;
+        self.step += 1;
+        Ok(entries)
     }
 
     /// Runs `f` as an optimistic transaction over several keys of this
@@ -373,7 +520,7 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
     /// The current time, logged: replays see the first execution's time.
     pub async fn now(&mut self) -> Result<SystemTime, EngineError> {
         let engine = Arc::clone(&self.engine);
-        let ms: i64 = self.draw(StepKind::Now, || i64::try_from(engine.clock.now_ms()).unwrap_or(i64::MAX)).await?;
+        let ms: i64 = self.draw(StepKind::Now, || i64::try_from(engine.now_ms()).unwrap_or(i64::MAX)).await?;
         Ok(UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
     }
 
@@ -406,6 +553,94 @@ impl<S: Store + 'static, C: Clock> Ctx<S, C> {
         let value = T::from_step_bytes(&bytes.unwrap_or_default()).map_err(self.corrupt(&self.log_key()))?;
         self.step += 1;
         Ok(value)
+    }
+}
+
+/// The first key component of map entries.
+const MAP_TAG: &str = "map";
+
+/// Where a value lives: a plain key of the service, or an entry of one of
+/// its maps.
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Key(&'a str),
+    Entry(&'a str, &'a str),
+}
+
+impl<'a> Slot<'a> {
+    fn key(self, service: &str) -> Key {
+        match self {
+            Slot::Key(key) => state_key(service, key),
+            Slot::Entry(map, entry) => Key::from((MAP_TAG, service, map, entry)),
+        }
+    }
+
+    /// The parts of the step fingerprint that name the slot.
+    fn parts(self) -> Vec<&'a [u8]> {
+        match self {
+            Slot::Key(key) => vec![key.as_bytes()],
+            Slot::Entry(map, entry) => vec![MAP_TAG.as_bytes(), map.as_bytes(), entry.as_bytes()],
+        }
+    }
+}
+
+fn decode_entries<V: Decode>(bytes: &Bytes) -> Result<Vec<(String, V)>, DecodeError> {
+    let mut r = Reader::<Binary>::new(bytes);
+    let n = r.i32()?;
+    let mut out = Vec::new();
+    for _ in 0..n.max(0) {
+        let entry = r.string()?;
+        let value = r.binary()?;
+        out.push((entry, decode::<Binary, V>(&value)?));
+    }
+    Ok(out)
+}
+
+/// A persistent map of one service ([`Ctx::map`]): string entry keys,
+/// values of type `V`, each entry its own store entry, each operation one
+/// logged step of the call.
+pub struct PMap<'c, V> {
+    ctx: &'c mut Ctx,
+    name: String,
+    value: std::marker::PhantomData<fn() -> V>,
+}
+
+impl<V> fmt::Debug for PMap<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PMap").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl<V: Encode + Decode> PMap<'_, V> {
+    /// The value of `entry`, if any.
+    pub async fn get(&mut self, entry: &str) -> Result<Option<V>, EngineError> {
+        self.ctx.get_slot(Slot::Entry(&self.name, entry)).await
+    }
+
+    /// Sets `entry` to `value`.
+    pub async fn insert(&mut self, entry: &str, value: &V) -> Result<(), EngineError> {
+        self.ctx.put_slot(Slot::Entry(&self.name, entry), value).await
+    }
+
+    /// Removes `entry`, if present.
+    pub async fn remove(&mut self, entry: &str) -> Result<(), EngineError> {
+        self.ctx.delete_slot(Slot::Entry(&self.name, entry)).await
+    }
+
+    /// Atomically replaces `entry`'s value with `f(old).0` and returns
+    /// `f(old).1`, as [`Ctx::update`] does for a key.
+    pub async fn update<R, F>(&mut self, entry: &str, f: F) -> Result<R, EngineError>
+    where
+        R: StepValue,
+        F: FnMut(Option<V>) -> (V, R),
+    {
+        self.ctx.update_slot(Slot::Entry(&self.name, entry), f).await
+    }
+
+    /// Up to `limit` entries in ascending key order, read at one point in
+    /// time and logged as one step (a replay sees the same entries).
+    pub async fn entries(&mut self, limit: usize) -> Result<Vec<(String, V)>, EngineError> {
+        self.ctx.scan_map(&self.name, limit).await
     }
 }
 

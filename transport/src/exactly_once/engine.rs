@@ -198,7 +198,7 @@ pub(crate) struct EngineInner<S, C> {
 /// let engine = Engine::new("Counter", MemoryStore::new(), ManualClock::new(1_000), EngineConfig::default());
 /// let meta = CallMeta::root(CallId::root("Counter", "add", "req-1"), 1_000);
 /// let request = Request::new("add", Bytes::from_static(b"\x00\x00\x00\x05"));
-/// let add = |mut ctx: mu2sls::Ctx<MemoryStore, ManualClock>| async move {
+/// let add = |mut ctx: mu2sls::Ctx| async move {
 ///     let total: i64 = ctx.update("total", |old: Option<i64>| {
 ///         let new = old.unwrap_or(0) + 5;
 ///         (new, new)
@@ -267,6 +267,16 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         &self.inner.store
     }
 
+    /// The current time on the engine's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
     pub(crate) fn inner(&self) -> &EngineInner<S, C> {
         &self.inner
     }
@@ -283,7 +293,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// or a panic is not a result and records nothing.
     pub async fn serve<F, Fut>(&self, meta: &CallMeta, request: &Request, handler: F) -> Result<Bytes, EngineError>
     where
-        F: FnOnce(Ctx<S, C>) -> Fut,
+        F: FnOnce(Ctx) -> Fut,
         Fut: Future<Output = Result<Bytes, EngineError>>,
     {
         let span = tracing::info_span!("exactly_once.serve", service = %self.inner.service, call = %meta.call_id());
@@ -293,7 +303,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 Begin::Run(version) => version,
             };
             let call = meta.call_id();
-            let ctx = Ctx::new(Arc::clone(&self.inner), call.clone());
+            let ctx = Ctx::new(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, call.clone());
             let result = match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
                 Ok(Ok(result)) => result,
                 Ok(Err(error)) => {

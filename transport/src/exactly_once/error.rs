@@ -155,6 +155,8 @@ pub enum StepKind {
     Random,
     /// `Ctx::uuid`.
     Uuid,
+    /// `PMap::entries`: a logged read of a persistent map's entries.
+    Scan,
     /// A kind this version does not know (a newer writer's record).
     Unknown(u8),
 }
@@ -170,6 +172,7 @@ impl StepKind {
             StepKind::Now => 6,
             StepKind::Random => 7,
             StepKind::Uuid => 8,
+            StepKind::Scan => 9,
             StepKind::Unknown(code) => code,
         }
     }
@@ -184,6 +187,7 @@ impl StepKind {
             6 => StepKind::Now,
             7 => StepKind::Random,
             8 => StepKind::Uuid,
+            9 => StepKind::Scan,
             other => StepKind::Unknown(other),
         }
     }
@@ -198,6 +202,7 @@ impl StepKind {
             StepKind::Now => "now",
             StepKind::Random => "random",
             StepKind::Uuid => "uuid",
+            StepKind::Scan => "scan",
             StepKind::Unknown(_) => "unknown",
         }
     }

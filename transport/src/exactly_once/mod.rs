@@ -15,13 +15,15 @@ mod entropy;
 mod error;
 mod fingerprint;
 mod record;
+mod serve;
 
 #[cfg(test)]
 mod tests;
 
-pub use self::call_id::{CallId, CallIdError, CallIdProblem, CallMeta};
+pub use self::call_id::{CallId, CallIdError, CallIdProblem, CallMeta, CallerMeta};
 pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::collector::{Collector, CollectorReport, Intent, Redriver};
-pub use self::ctx::{Ctx, StepValue, Tx, TxError, TxInterrupt};
+pub use self::ctx::{Ctx, PMap, StepValue, Tx, TxError, TxInterrupt};
 pub use self::engine::{Engine, EngineConfig, GcReport, Request};
 pub use self::error::{BoxError, EngineError, StepKind};
+pub use self::serve::{DispatchRedriver, DurableCall, serve_durable};

@@ -304,7 +304,11 @@ where
 /// Whether a request is a oneway call: by its message type, or by the
 /// method (pre-0.9.3 clients send CALL for oneway methods).
 fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> bool {
-    match Reader::<P>::new(frame).message_begin() {
+    let at = match crate::transport::envelope::len(frame) {
+        Some(Ok(n)) if crate::transport::envelope::starts(frame) && n <= frame.len() => n,
+        _ => 0,
+    };
+    match Reader::<P>::new(&frame.slice(at..)).message_begin() {
         Ok(h) => {
             let method = h.name.rsplit_once(':').map_or(h.name.as_str(), |(_, m)| m);
             h.kind == MessageType::Oneway || dispatch.method_kind(method) == Some(MethodKind::Oneway)
@@ -322,6 +326,10 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible>,
 {
+    let (meta, frame) = match crate::transport::envelope::split(frame) {
+        Ok((meta, message)) => (Ok(meta), message),
+        Err((e, message)) => (Err(e), message),
+    };
     let mut r = Reader::<P>::new(&frame);
     let header = match r.message_begin() {
         Ok(h) => h,
@@ -335,6 +343,18 @@ where
     // Multiplexed clients send `Service:method`; replies carry the method.
     let method = header.name.rsplit_once(':').map_or(header.name.as_str(), |(_, m)| m).to_string();
     let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND);
+    match meta {
+        Ok(Some(meta)) => cx = cx.with_caller_meta(meta),
+        Ok(None) => {}
+        Err(e) => {
+            debug!(error = %e, "bad call-metadata envelope");
+            if header.kind == MessageType::Oneway {
+                return None;
+            }
+            let e = ApplicationException::new(ApplicationExceptionKind::PROTOCOL_ERROR, e.to_string());
+            return Some(exception_reply::<P>(&cx, &e));
+        }
+    }
     let span = info_span!(
         "call",
         method = cx.method(),

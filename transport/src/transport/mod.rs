@@ -8,6 +8,7 @@
 //! found by walking the message with the codec (`Reader::skip`), without
 //! copying it.
 
+pub(crate) mod envelope;
 mod header;
 
 use std::io;
@@ -32,6 +33,7 @@ pub enum Framing {
     Header,
 }
 
+pub use envelope::EnvelopeError;
 pub use header::HeaderError;
 
 /// What the first bytes of a connection say it speaks.
@@ -62,6 +64,14 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
     if let Some(p) = protocol_at(b) {
         return Some(Sniffed::Thrift(Framing::Buffered, p));
     }
+    // Our peers' call-metadata envelope, then a message.
+    if envelope::starts(b) {
+        return match envelope::len(b)? {
+            Ok(n) if b.len() < n + 2 => None,
+            Ok(n) => Some(protocol_at(&b[n..]).map_or(Sniffed::Unknown, |p| Sniffed::Thrift(Framing::Buffered, p))),
+            Err(_) => Some(Sniffed::Unknown),
+        };
+    }
     if b.len() < 4 {
         return None;
     }
@@ -74,6 +84,13 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
     let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
     if len == 0 || len > max_frame {
         return Some(Sniffed::Unknown);
+    }
+    if envelope::starts(&b[4..]) {
+        return match envelope::len(&b[4..])? {
+            Ok(n) if b.len() < 4 + n + 2 => None,
+            Ok(n) => Some(protocol_at(&b[4 + n..]).map_or(Sniffed::Unknown, |p| Sniffed::Thrift(Framing::Framed, p))),
+            Err(_) => Some(Sniffed::Unknown),
+        };
     }
     Some(match (protocol_at(&b[4..]), &b[4..6]) {
         (Some(p), _) => Sniffed::Thrift(Framing::Framed, p),
@@ -103,6 +120,9 @@ pub enum FrameError {
     /// An unframed message is not a valid Thrift message.
     #[error("invalid unframed message: {0}")]
     Invalid(crate::codec::DecodeError),
+    /// A call-metadata envelope we cannot read.
+    #[error("{0}")]
+    Envelope(#[from] EnvelopeError),
     /// A THeader frame we cannot serve.
     #[error("THeader: {0}")]
     Header(#[from] HeaderError),
@@ -194,11 +214,22 @@ impl Decoder for MessageCodec {
                 if buf.is_empty() {
                     return Ok(None);
                 }
-                let len = match self.protocol {
-                    ProtocolKind::Binary => self.unframed_len::<Binary>(buf)?,
-                    ProtocolKind::Compact => self.unframed_len::<Compact>(buf)?,
+                // An envelope before the message stays with it.
+                let skip = if envelope::starts(buf) {
+                    match envelope::len(buf) {
+                        None => return Ok(None),
+                        Some(Err(e)) => return Err(FrameError::Envelope(e)),
+                        Some(Ok(n)) if buf.len() <= n => return Ok(None),
+                        Some(Ok(n)) => n,
+                    }
+                } else {
+                    0
                 };
-                Ok(len.map(|n| buf.split_to(n).freeze()))
+                let len = match self.protocol {
+                    ProtocolKind::Binary => self.unframed_len::<Binary>(&buf[skip..])?,
+                    ProtocolKind::Compact => self.unframed_len::<Compact>(&buf[skip..])?,
+                };
+                Ok(len.map(|n| buf.split_to(skip + n).freeze()))
             }
         }
     }
@@ -266,6 +297,35 @@ mod tests {
         let header = [0, 0, 0, 20, 0x0f, 0xff, 0, 0, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0];
         assert_eq!(sniff(&header, 1 << 20), Some(Sniffed::Thrift(Framing::Header, ProtocolKind::Compact)));
         assert_eq!(sniff(b"\x16\x03\x01\x00\x00\x00", 1 << 20), Some(Sniffed::Unknown));
+    }
+
+    #[test]
+    fn envelopes_are_sniffed_and_kept_with_their_message() {
+        let meta = crate::exactly_once::CallerMeta::Key { key: "k".into(), origin_ms: 1, deadline_ms: None };
+        let mut enveloped = BytesMut::new();
+        envelope::write(&meta, &mut enveloped);
+        let head = enveloped.len();
+        enveloped.extend_from_slice(&message::<Compact>());
+        let b = enveloped.to_vec();
+        assert_eq!(sniff(&b, 1 << 20), Some(Sniffed::Thrift(Framing::Buffered, ProtocolKind::Compact)));
+        assert_eq!(sniff(&b[..head + 1], 1 << 20), None, "the protocol byte is after the envelope");
+        let mut framed = (b.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&b);
+        assert_eq!(sniff(&framed, 1 << 20), Some(Sniffed::Thrift(Framing::Framed, ProtocolKind::Compact)));
+        let mut bad = b.clone();
+        bad[2] = 9;
+        assert_eq!(sniff(&bad, 1 << 20), Some(Sniffed::Unknown), "an unknown envelope version");
+
+        let mut codec = MessageCodec::new(Framing::Buffered, ProtocolKind::Compact, 1 << 20);
+        let mut stream = BytesMut::new();
+        for cut in [1, 5, head, head + 3] {
+            stream.extend_from_slice(&b[stream.len()..cut]);
+            assert_eq!(codec.decode(&mut stream).unwrap(), None, "{cut} bytes");
+        }
+        stream.extend_from_slice(&b[stream.len()..]);
+        stream.extend_from_slice(&message::<Compact>());
+        assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&b[..]), "the envelope stays with its message");
+        assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&message::<Compact>()[..]));
     }
 
     #[test]

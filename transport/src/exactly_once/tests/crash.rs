@@ -189,8 +189,7 @@ pub(super) trait Call {
     const NAME: &'static str;
     const KEY: &'static str;
     async fn seed<S: Store>(_store: &S) {}
-    fn handler<S: Store + 'static>(ctx: Ctx<S, ManualClock>)
-    -> impl Future<Output = Result<Bytes, EngineError>> + Send;
+    fn handler(ctx: Ctx) -> impl Future<Output = Result<Bytes, EngineError>> + Send;
     async fn check<S: Store>(store: &S, reply: &Bytes, at: &str);
 }
 
@@ -257,9 +256,7 @@ pub(super) struct Counter;
 impl Call for Counter {
     const NAME: &'static str = "counter";
     const KEY: &'static str = "c-1";
-    fn handler<S: Store + 'static>(
-        ctx: Ctx<S, ManualClock>,
-    ) -> impl Future<Output = Result<Bytes, EngineError>> + Send {
+    fn handler(ctx: Ctx) -> impl Future<Output = Result<Bytes, EngineError>> + Send {
         add_one(ctx)
     }
     async fn check<S: Store>(store: &S, reply: &Bytes, at: &str) {
@@ -284,7 +281,7 @@ pub(super) async fn seed_accounts<S: Store>(store: &S) {
 
 /// Moves 30 from alice to bob in one transaction, then reads the sum in
 /// another.
-pub(super) async fn transfer<S: Store + 'static, C: Clock>(mut ctx: Ctx<S, C>) -> Result<Bytes, EngineError> {
+pub(super) async fn transfer(mut ctx: Ctx) -> Result<Bytes, EngineError> {
     let moved = ctx
         .transaction(|tx| {
             let alice: i64 = tx.get("alice")?.unwrap_or(0);
@@ -311,9 +308,7 @@ impl Call for Transfer {
     async fn seed<S: Store>(store: &S) {
         seed_accounts(store).await;
     }
-    fn handler<S: Store + 'static>(
-        ctx: Ctx<S, ManualClock>,
-    ) -> impl Future<Output = Result<Bytes, EngineError>> + Send {
+    fn handler(ctx: Ctx) -> impl Future<Output = Result<Bytes, EngineError>> + Send {
         transfer(ctx)
     }
     async fn check<S: Store>(store: &S, reply: &Bytes, at: &str) {
@@ -328,7 +323,7 @@ pub(super) struct Nondeterminism;
 impl Call for Nondeterminism {
     const NAME: &'static str = "nondeterminism";
     const KEY: &'static str = "n-1";
-    async fn handler<S: Store + 'static>(mut ctx: Ctx<S, ManualClock>) -> Result<Bytes, EngineError> {
+    async fn handler(mut ctx: Ctx) -> Result<Bytes, EngineError> {
         let now = ctx.now().await?;
         let random = ctx.random().await?;
         let uuid = ctx.uuid().await?;

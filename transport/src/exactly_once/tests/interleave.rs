@@ -65,7 +65,7 @@ impl Store for YieldStore {
 
 /// Every kind of step in one handler: update, two transactions, logged
 /// randomness, put.
-async fn mixed(mut ctx: Ctx<YieldStore, ManualClock>) -> Result<Bytes, EngineError> {
+async fn mixed(mut ctx: Ctx) -> Result<Bytes, EngineError> {
     let n: i64 = ctx
         .update("hits", |old: Option<i64>| {
             let n = old.unwrap_or(0) + 1;
@@ -76,7 +76,7 @@ async fn mixed(mut ctx: Ctx<YieldStore, ManualClock>) -> Result<Bytes, EngineErr
     Ok(Bytes::from(format!("{n} {}", String::from_utf8_lossy(&moved))))
 }
 
-async fn mixed_with_random(mut ctx: Ctx<YieldStore, ManualClock>) -> Result<Bytes, EngineError> {
+async fn mixed_with_random(mut ctx: Ctx) -> Result<Bytes, EngineError> {
     let r = ctx.random().await?;
     ctx.put("random", &(r as i64)).await?;
     let rest = mixed(ctx).await?;

@@ -48,7 +48,7 @@ pub(super) async fn keys_under<S: Store>(store: &S, prefix: &str) -> Vec<Key> {
 }
 
 /// A counter handler: one `update` step, one `put` step.
-pub(super) async fn add_one<S: Store + 'static, C: Clock>(mut ctx: Ctx<S, C>) -> Result<Bytes, EngineError> {
+pub(super) async fn add_one(mut ctx: Ctx) -> Result<Bytes, EngineError> {
     let n: i64 = ctx
         .update("hits", |old: Option<i64>| {
             let n = old.unwrap_or(0) + 1;
@@ -201,7 +201,7 @@ async fn collector_parks_after_max_attempts_and_never_drops() {
     let clock = ManualClock::new(T0);
     let engine = memory_engine(&clock);
     let meta = root("p1");
-    let fail = |ctx: Ctx<MemoryStore, ManualClock>| async move { Err(ctx.fail("always")) };
+    let fail = |ctx: Ctx| async move { Err(ctx.fail("always")) };
     engine.serve(&meta, &Request::new("add", ""), fail).await.unwrap_err();
     let collector = Collector::new(engine.clone(), Failing);
     let mut redriven = 0;
@@ -262,4 +262,57 @@ impl Redriver for Failing {
     async fn redrive(&self, intent: Intent) -> Result<Bytes, EngineError> {
         Err(EngineError::HandlerFailed { call: intent.meta().call_id().clone(), source: "still failing".into() })
     }
+}
+
+/// A map handler: inserts an entry named after the call, then lists the map.
+async fn follow(mut ctx: Ctx) -> Result<Bytes, EngineError> {
+    let who = String::from_utf8_lossy(&ctx.call_id().key()).into_owned();
+    let mut followers = ctx.map::<i64>("f");
+    let count = followers.update("count", |old: Option<i64>| (old.unwrap_or(0) + 1, ())).await;
+    count?;
+    followers.insert(&who, &1).await?;
+    let entries = followers.entries(100).await?;
+    Ok(Bytes::from(entries.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")))
+}
+
+#[tokio::test]
+async fn map_entries_are_keys_of_their_own_and_scans_are_logged() {
+    let clock = ManualClock::new(T0);
+    let engine = memory_engine(&clock);
+    // A plain key and a map with the same name, and a map whose name extends it.
+    let setup = |mut ctx: Ctx| async move {
+        ctx.put("f", &99i64).await?;
+        ctx.map::<i64>("f2").insert("x", &5).await?;
+        Ok(Bytes::new())
+    };
+    engine.serve(&root("setup"), &Request::new("add", Bytes::new()), setup).await.unwrap();
+    let first = engine.serve(&root("bob"), &Request::new("add", Bytes::new()), follow).await.unwrap();
+    assert_eq!(first, Bytes::from("bob=1,count=1"));
+    // Entries are separate store entries under ("map", service, name).
+    let keys = keys_under(engine.store(), "map").await;
+    assert_eq!(
+        keys,
+        vec![
+            Key::from(("map", SERVICE, "f", "bob")),
+            Key::from(("map", SERVICE, "f", "count")),
+            Key::from(("map", SERVICE, "f2", "x")),
+        ]
+    );
+    engine.serve(&root("carol"), &Request::new("add", Bytes::new()), follow).await.unwrap();
+
+    // A replay of bob's call (its Done record gone, as after a crash before
+    // Done) adopts the logged scan: it does not see carol.
+    let call = Key::from(("call", root("bob").call_id().as_str()));
+    let current = engine.store().get(&call).await.unwrap().unwrap();
+    let mut record = super::record::CallRecord::decode(&current.value).unwrap();
+    record.status = super::record::CallStatus::Running { owner: 0, lease_expiry_ms: 0 };
+    let batch = crate::store::Batch::new().put(call.clone(), record.encode());
+    engine.store().apply(batch).await.unwrap();
+    let replay = engine.serve(&root("bob"), &Request::new("add", Bytes::new()), follow).await.unwrap();
+    assert_eq!(replay, Bytes::from("bob=1,count=1"), "the replay must see the logged entries");
+    let count: Option<i64> = {
+        let found = engine.store().get(&Key::from(("map", SERVICE, "f", "count"))).await.unwrap();
+        found.map(|v| decode::<Binary, i64>(&v.value).unwrap())
+    };
+    assert_eq!(count, Some(2), "each call's update applied once");
 }

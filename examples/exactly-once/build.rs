@@ -1,0 +1,6 @@
+//! Compiles `idl/bank.thrift` with the exactly-once flavour.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    thrift_gen::Builder::new().exactly_once(true).compile(&["../../idl/bank.thrift"])?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The call-metadata envelope between our peers on plain framed and
+//! buffered transports (spec §2.1): `4D 55` ("MU"), version `01`, a
+//! big-endian `u32` length, then the metadata as a compact-encoded struct;
+//! the Thrift message follows. Inside a frame for the framed transport,
+//! before the message for the buffered one. Stock Thrift peers never send
+//! one (no message starts with `4D`), so servers recognise it by its first
+//! two bytes.
+//!
+//! The struct: `1: string call_id`, `2: string key`, `3: i64 origin_ms`,
+//! `4: i64 deadline_ms`, `5: string caller_id`, `6: i64 caller_step`; unknown
+//! fields are skipped.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::codec::{Compact, DecodeError, Limits, Reader, TType, Writer};
+use crate::exactly_once::{CallId, CallMeta, CallerMeta};
+
+/// The envelope's first bytes and version.
+pub(crate) const MAGIC: [u8; 3] = [0x4D, 0x55, 0x01];
+/// Magic, version and length.
+pub(crate) const HEAD: usize = 7;
+/// The largest metadata we accept: ids are short; this bounds what an
+/// envelope can make a server read before its message.
+pub(crate) const MAX_META: usize = 16 * 1024;
+
+/// Whether `b` starts an envelope (as far as it goes).
+pub(crate) fn starts(b: &[u8]) -> bool {
+    b.len() >= 2 && b[..2] == MAGIC[..2]
+}
+
+/// The envelope's whole length (head and metadata) if `b` holds its head;
+/// `None` if more bytes are needed.
+pub(crate) fn len(b: &[u8]) -> Option<Result<usize, EnvelopeError>> {
+    if b.len() < HEAD {
+        return None;
+    }
+    if b[2] != MAGIC[2] {
+        return Some(Err(EnvelopeError::Version(b[2])));
+    }
+    let n = u32::from_be_bytes([b[3], b[4], b[5], b[6]]) as usize;
+    if n > MAX_META {
+        return Some(Err(EnvelopeError::TooLarge(n)));
+    }
+    Some(Ok(HEAD + n))
+}
+
+/// What is wrong with an envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// A version this server does not know.
+    #[error("call-metadata envelope version {0} (this server knows version 1)")]
+    Version(u8),
+    /// Metadata over the limit.
+    #[error("call-metadata envelope of {0} bytes (the limit is 16384)")]
+    TooLarge(usize),
+    /// The frame ends inside the envelope.
+    #[error("the frame ends inside its call-metadata envelope")]
+    Truncated,
+    /// The metadata does not decode or is inconsistent.
+    #[error("call metadata: {0}")]
+    Invalid(String),
+}
+
+/// Writes `meta`'s envelope to `out`.
+pub(crate) fn write(meta: &CallerMeta, out: &mut BytesMut) {
+    let mut w = Writer::<Compact, Vec<u8>>::new(Vec::with_capacity(64));
+    w.struct_begin();
+    let (origin, deadline) = match meta {
+        CallerMeta::Call(m) => {
+            w.field_begin(TType::Binary, 1);
+            w.string(m.call_id().as_str());
+            (m.origin_ms(), m.deadline_ms())
+        }
+        CallerMeta::Key { key, origin_ms, deadline_ms } => {
+            w.field_begin(TType::Binary, 2);
+            w.string(key);
+            (*origin_ms, *deadline_ms)
+        }
+    };
+    w.field_begin(TType::I64, 3);
+    w.i64(i64::try_from(origin).unwrap_or(i64::MAX));
+    if let Some(d) = deadline {
+        w.field_begin(TType::I64, 4);
+        w.i64(i64::try_from(d).unwrap_or(i64::MAX));
+    }
+    if let CallerMeta::Call(m) = meta
+        && let Some((caller, step)) = m.caller()
+    {
+        w.field_begin(TType::Binary, 5);
+        w.string(caller.as_str());
+        w.field_begin(TType::I64, 6);
+        w.i64(i64::try_from(step).unwrap_or(i64::MAX));
+    }
+    w.struct_end();
+    let body = w.into_inner();
+    out.reserve(HEAD + body.len());
+    out.put_slice(&MAGIC);
+    out.put_u32(body.len() as u32);
+    out.put_slice(&body);
+}
+
+/// Splits a request into its metadata and its message. A request without
+/// an envelope is returned whole, with no metadata.
+pub(crate) fn split(frame: Bytes) -> Result<(Option<CallerMeta>, Bytes), (EnvelopeError, Bytes)> {
+    if !starts(&frame) {
+        return Ok((None, frame));
+    }
+    let total = match len(&frame) {
+        None => return Err((EnvelopeError::Truncated, Bytes::new())),
+        Some(Err(e)) => return Err((e, Bytes::new())),
+        Some(Ok(n)) if n > frame.len() => return Err((EnvelopeError::Truncated, Bytes::new())),
+        Some(Ok(n)) => n,
+    };
+    let message = frame.slice(total..);
+    match decode(&frame[HEAD..total]) {
+        Ok(meta) => Ok((Some(meta), message)),
+        Err(e) => Err((e, message)),
+    }
+}
+
+fn decode(b: &[u8]) -> Result<CallerMeta, EnvelopeError> {
+    let bad = |e: DecodeError| EnvelopeError::Invalid(e.to_string());
+    let mut r = Reader::<Compact>::from_slice(b, Limits::default());
+    let (mut id, mut key, mut origin, mut deadline, mut caller, mut step) = (None, None, None, None, None, None);
+    r.struct_begin().map_err(bad)?;
+    while let Some((t, field)) = r.field_begin().map_err(bad)? {
+        match (field, t) {
+            (1, TType::Binary) => id = Some(r.string().map_err(bad)?),
+            (2, TType::Binary) => key = Some(r.string().map_err(bad)?),
+            (3, TType::I64) => origin = Some(r.i64().map_err(bad)?),
+            (4, TType::I64) => deadline = Some(r.i64().map_err(bad)?),
+            (5, TType::Binary) => caller = Some(r.string().map_err(bad)?),
+            (6, TType::I64) => step = Some(r.i64().map_err(bad)?),
+            _ => r.skip(t).map_err(bad)?,
+        }
+    }
+    r.struct_end();
+    let ms =
+        |v: i64, what: &str| u64::try_from(v).map_err(|_| EnvelopeError::Invalid(format!("{what} is negative ({v})")));
+    let origin_ms = ms(origin.ok_or_else(|| EnvelopeError::Invalid("no origin_ms".into()))?, "origin_ms")?;
+    let deadline_ms = deadline.map(|d| ms(d, "deadline_ms")).transpose()?;
+    match (id, key) {
+        (Some(id), None) => {
+            let call_id: CallId = id.parse().map_err(|e| EnvelopeError::Invalid(format!("{e}")))?;
+            let caller = match (caller, step) {
+                (Some(c), Some(s)) => Some((
+                    c.parse::<CallId>().map_err(|e| EnvelopeError::Invalid(format!("{e}")))?,
+                    ms(s, "caller_step")?,
+                )),
+                (None, None) => None,
+                _ => return Err(EnvelopeError::Invalid("caller_id and caller_step go together".into())),
+            };
+            let meta = CallMeta::new(call_id, caller, origin_ms, deadline_ms)
+                .map_err(|e| EnvelopeError::Invalid(e.to_string()))?;
+            Ok(CallerMeta::Call(meta))
+        }
+        (None, Some(key)) => Ok(CallerMeta::Key { key, origin_ms, deadline_ms }),
+        (Some(_), Some(_)) => Err(EnvelopeError::Invalid("both call_id and key".into())),
+        (None, None) => Err(EnvelopeError::Invalid("neither call_id nor key".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(meta: CallerMeta) {
+        let mut out = BytesMut::new();
+        write(&meta, &mut out);
+        out.put_slice(b"\x80\x01rest");
+        let (back, message) = split(out.freeze()).unwrap();
+        assert_eq!(back, Some(meta));
+        assert_eq!(&message[..], b"\x80\x01rest");
+    }
+
+    #[test]
+    fn metadata_round_trips() {
+        round_trip(CallerMeta::Key { key: "k-1/é".into(), origin_ms: 1_700_000_000_000, deadline_ms: Some(5) });
+        round_trip(CallerMeta::Key { key: String::new(), origin_ms: 0, deadline_ms: None });
+        let root = CallMeta::root(CallId::root("Bank", "transfer", "t"), 9).with_deadline(20);
+        round_trip(CallerMeta::Call(root.clone()));
+        round_trip(CallerMeta::Call(CallMeta::child(&root, 3)));
+    }
+
+    #[test]
+    fn bad_envelopes_are_errors_not_panics() {
+        let whole = {
+            let mut out = BytesMut::new();
+            write(&CallerMeta::Key { key: "k".into(), origin_ms: 1, deadline_ms: None }, &mut out);
+            out.put_slice(b"\x80\x01");
+            out.freeze()
+        };
+        for cut in 0..whole.len() {
+            let _ = split(whole.slice(..cut));
+        }
+        assert!(matches!(split(whole.slice(..5)), Err((EnvelopeError::Truncated, _))));
+        let mut v2 = whole.to_vec();
+        v2[2] = 2;
+        assert!(matches!(split(Bytes::from(v2)), Err((EnvelopeError::Version(2), _))));
+        let mut huge = whole.to_vec();
+        huge[3] = 0xff;
+        assert!(matches!(split(Bytes::from(huge)), Err((EnvelopeError::TooLarge(_), _))));
+        // No origin.
+        let mut out = BytesMut::new();
+        out.put_slice(&MAGIC);
+        out.put_u32(1);
+        out.put_u8(0);
+        let (e, message) = split(out.freeze()).unwrap_err();
+        assert_eq!(e, EnvelopeError::Invalid("no origin_ms".into()));
+        assert!(message.is_empty());
+    }
+}
