@@ -18,6 +18,8 @@ service Counter {
   i64 increment(1: string name, 2: i64 by),
   /** The value of counter `name` (0 if never incremented). */
   i64 read(1: string name),
+  /** Sets counter `name` to `value`. */
+  void set(1: string name, 2: i64 value),
 }
 
 /** An account opened by `open`. */

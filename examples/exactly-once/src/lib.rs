@@ -20,8 +20,8 @@ pub mod generated {
 }
 
 pub use generated::bank::{
-    Account, BankClient, BankDurable, BankDurableServer, BankTransferException, CounterClient, CounterDurable,
-    CounterDurableServer, InsufficientFunds,
+    Account, BankClient, BankDurable, BankDurableServer, BankTransferException, Counter, CounterClient, CounterDurable,
+    CounterDurableServer, CounterServer, InsufficientFunds,
 };
 
 /// Named counters, one store entry each.
@@ -41,6 +41,11 @@ impl CounterDurable for Counters {
 
     async fn read(&self, ctx: &mut Ctx, name: String) -> Result<i64, ServiceError<mu2sls::NoException>> {
         Ok(ctx.get::<i64>(&name).await?.unwrap_or(0))
+    }
+
+    async fn set(&self, ctx: &mut Ctx, name: String, value: i64) -> Result<(), ServiceError<mu2sls::NoException>> {
+        ctx.put(&name, &value).await?;
+        Ok(())
     }
 }
 
