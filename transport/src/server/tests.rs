@@ -351,7 +351,10 @@ async fn slow_writers_are_closed_by_the_idle_timeout_while_others_are_served() {
 #[tokio::test(start_paused = true)]
 async fn a_peer_that_never_reads_its_replies_is_closed() {
     let server = Running::start(defaults()).await;
-    let mut stream = connect(server.addr).await;
+    // A small receive buffer, so that the replies cannot all fit.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
     // Pipelined calls with large replies, never read: the socket buffers
     // fill and the server's write stalls.
     let big = "x".repeat(1 << 20);
