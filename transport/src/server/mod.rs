@@ -81,7 +81,9 @@ impl<L> ServerBuilder<L> {
         self
     }
 
-    /// Pipelined calls served at once per connection (64).
+    /// Pipelined calls served at once per connection, oneway calls
+    /// included (64). A connection reads no further message until one of
+    /// them completes.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.config.max_in_flight = n.max(1);
         self
@@ -292,7 +294,9 @@ where
             break;
         }
         tokio::select! {
-            frame = framed.next(), if reading && in_flight.len() < config.max_in_flight => match frame {
+            // Detached oneway calls count too: a stream of them must not
+            // spawn tasks without bound.
+            frame = framed.next(), if reading && in_flight.len() + oneway.len() < config.max_in_flight => match frame {
                 Some(Ok(frame)) => match is_oneway::<P, D>(&calls.dispatch, &frame) {
                     Ok(true) if config.detach_oneway => {
                         oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());

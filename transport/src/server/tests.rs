@@ -23,7 +23,8 @@ const BOUND: Duration = Duration::from_secs(24 * 3600);
 const IDLE: Duration = Duration::from_secs(60);
 
 /// `echo` answers its argument; `hold` does too, once the test releases
-/// it, and counts the `hold` calls running at once.
+/// it, and counts the `hold` calls running at once; `note` is a oneway
+/// `hold`.
 #[derive(Clone)]
 struct Probe {
     entered: mpsc::UnboundedSender<()>,
@@ -35,12 +36,16 @@ struct Probe {
 
 impl Dispatch for Probe {
     fn method_kind(&self, method: &str) -> Option<MethodKind> {
-        matches!(method, "echo" | "hold").then_some(MethodKind::Call)
+        match method {
+            "echo" | "hold" => Some(MethodKind::Call),
+            "note" => Some(MethodKind::Oneway),
+            _ => None,
+        }
     }
 
     async fn dispatch<P: Protocol>(&self, cx: CallContext, frame: Bytes, args_at: usize) -> Option<Bytes> {
         let args: ApplicationException = decode_args::<P, _>(&frame, args_at).ok()?;
-        if cx.method() == "hold" {
+        if matches!(cx.method(), "hold" | "note") {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_running.fetch_max(now, Ordering::SeqCst);
             let _ = self.entered.send(());
@@ -48,6 +53,9 @@ impl Dispatch for Probe {
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
         self.served.fetch_add(1, Ordering::SeqCst);
+        if cx.method() == "note" {
+            return None;
+        }
         Some(encode_message::<P, _>(cx.method(), MessageType::Reply, cx.seq(), &args))
     }
 }
@@ -478,4 +486,33 @@ async fn shutdown_does_not_wait_for_connections_that_never_spoke() {
     partial.write_all(&[0x00]).await.unwrap();
     server.assert_serves().await;
     server.shut_down().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn oneway_calls_count_toward_max_in_flight() {
+    let mut server = Running::start(defaults().max_in_flight(4)).await;
+    let mut stream = connect(server.addr).await;
+    let mut sent = Vec::new();
+    for seq in 1..=10 {
+        sent.extend(framed(&encode_message::<Binary, _>("note", MessageType::Oneway, seq, &body("note"))));
+    }
+    stream.write_all(&sent).await.unwrap();
+    for _ in 0..4 {
+        tokio::time::timeout(BOUND, server.entered.recv()).await.expect("a oneway call starts");
+    }
+    // Every task now waits (the paused clock advances only then), and no
+    // fifth call has started: the connection stopped reading.
+    let fifth = tokio::time::timeout(BOUND, server.entered.recv()).await;
+    assert!(fifth.is_err(), "a fifth oneway call started while four ran");
+    assert_eq!(server.probe.most_running.load(Ordering::SeqCst), 4);
+    // As calls finish, the rest are read and run, never more than four.
+    server.probe.release.add_permits(10);
+    for _ in 4..10 {
+        tokio::time::timeout(BOUND, server.entered.recv()).await.expect("the other calls run");
+    }
+    drop(stream);
+    let probe = server.probe.clone();
+    server.shut_down().await;
+    assert_eq!(probe.served.load(Ordering::SeqCst), 10, "shutdown lets the oneway calls read finish");
+    assert_eq!(probe.most_running.load(Ordering::SeqCst), 4);
 }
