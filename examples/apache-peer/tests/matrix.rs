@@ -33,6 +33,7 @@ const READY_ATTEMPTS: u32 = 200;
 const READY_RETRY: Duration = Duration::from_millis(25);
 const PORT_ATTEMPTS: u32 = 5;
 const CLIENT_LIMIT: Duration = Duration::from_secs(60);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A child process killed when dropped.
 struct Killed(Child);
@@ -135,28 +136,43 @@ fn apache_server(protocol: &str, transport: &str) -> (Killed, u16) {
 fn ours_against_apache_server(protocol: &str, transport: &str) {
     let (_server, port) = apache_server(protocol, transport);
     let (p, f) = wire(protocol, transport);
-    let rt = runtime();
-    let summary = rt.block_on(async {
-        let channel = Channel::builder(format!("127.0.0.1:{port}"))
-            .protocol(p)
-            .framing(f)
-            .timeout(Duration::from_secs(10))
-            .build();
-        let client = ThriftTestClient::new(channel);
-        let mut summary = Summary::default();
-        let mut failures = Vec::new();
-        run_suite(&client, |outcome| {
-            if outcome.result.is_err() {
-                failures.push(outcome.to_string());
-            }
-            summary.add(outcome);
-        })
-        .await;
-        (summary, failures)
-    });
-    let (summary, failures) = summary;
+    let channel = Channel::builder(format!("127.0.0.1:{port}")).protocol(p).framing(f).timeout(CALL_TIMEOUT).build();
+    let (summary, failures) = runtime().block_on(suite(ThriftTestClient::new(channel)));
     assert_eq!(failures, Vec::<String>::new(), "{protocol}/{transport}");
     assert_eq!((summary.passed(), summary.failed(), summary.exit_code()), (SUITE_LEN, 0, 0), "{protocol}/{transport}");
+}
+
+/// Our suite; the failed tests' lines.
+async fn suite(client: ThriftTestClient) -> (Summary, Vec<String>) {
+    let mut summary = Summary::default();
+    let mut failures = Vec::new();
+    run_suite(&client, |outcome| {
+        if outcome.result.is_err() {
+            failures.push(outcome.to_string());
+        }
+        summary.add(outcome);
+    })
+    .await;
+    (summary, failures)
+}
+
+/// Several suites at once over a pool of connections to Apache's server,
+/// which serves each connection one call at a time: every test passes.
+#[test]
+fn pooled_channel_against_apache_server() {
+    let (_server, port) = apache_server("compact", "framed");
+    let channel = Channel::builder(format!("127.0.0.1:{port}"))
+        .protocol(ProtocolKind::Compact)
+        .connections(4)
+        .timeout(CALL_TIMEOUT)
+        .build();
+    let rt = runtime();
+    let client = || ThriftTestClient::new(channel.clone());
+    let runs = rt.block_on(async { tokio::join!(suite(client()), suite(client()), suite(client()), suite(client())) });
+    for (summary, failures) in [runs.0, runs.1, runs.2, runs.3] {
+        assert_eq!(failures, Vec::<String>::new());
+        assert_eq!((summary.passed(), summary.exit_code()), (SUITE_LEN, 0));
+    }
 }
 
 macro_rules! matrix {
