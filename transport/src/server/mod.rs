@@ -37,6 +37,9 @@ use crate::service::{
 };
 use crate::transport::{MessageCodec, ProtocolKind, Sniffed, sniff};
 
+/// The pause after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// What a server enforces, shared by its connection tasks.
 #[derive(Clone, Debug)]
 struct Config {
@@ -160,8 +163,12 @@ impl<L> Server<L> {
                     let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
-                            // Out of descriptors and the like: keep serving.
+                            // Out of descriptors and the like: keep serving,
+                            // after a pause, or a lasting error (the waiting
+                            // connection stays queued) spins this loop and
+                            // floods the log.
                             warn!(error = %e, "accept failed");
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
                             continue;
                         }
                     };
