@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 use thrift::protocol::{
     TBinaryInputProtocol, TBinaryInputProtocolFactory, TBinaryOutputProtocol, TBinaryOutputProtocolFactory,
     TCompactInputProtocol, TCompactInputProtocolFactory, TCompactOutputProtocol, TCompactOutputProtocolFactory,
@@ -63,9 +63,10 @@ pub enum Transport {
     Framed,
 }
 
-/// Apache's cross-test options (`--key=value` or `--key value`).
-#[derive(Clone, Debug, Parser)]
-pub struct Options {
+/// What goes on the wire: the options both binaries take, in Apache's
+/// forms (`--key=value` or `--key value`).
+#[derive(Clone, Debug, Args)]
+pub struct Wire {
     /// Port to serve on or connect to.
     #[arg(long, default_value_t = 9090)]
     pub port: u16,
@@ -78,16 +79,48 @@ pub struct Options {
     /// Transport.
     #[arg(long, value_enum, default_value_t = Transport::Buffered)]
     pub transport: Transport,
-    /// Server: worker threads, each serving one connection at a time.
-    #[arg(long, short = 'n', default_value_t = 4)]
-    pub workers: usize,
 }
 
-impl Options {
-    /// `host:port`.
+impl Wire {
+    /// `host:port`, with an IPv6 address in brackets.
     pub fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
+}
+
+/// `apache-cross-server`'s command line.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "apache-cross-server", about = "Serves ThriftTest on Apache's TServer")]
+pub struct ServerOptions {
+    /// Port, host, protocol and transport.
+    #[command(flatten)]
+    pub wire: Wire,
+    /// Worker threads, each serving one connection at a time.
+    #[arg(long, short = 'n', default_value_t = 4)]
+    pub workers: usize,
+    /// Apache's server type: ignored, `TServer` is a thread pool.
+    #[arg(long, value_name = "TYPE")]
+    pub server_type: Option<String>,
+}
+
+/// `apache-cross-client`'s command line.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "apache-cross-client", about = "Runs the ThriftTest checks with Apache's generated client")]
+pub struct ClientOptions {
+    /// Port, host, protocol and transport.
+    #[command(flatten)]
+    pub wire: Wire,
+    /// How many times to run the suite.
+    #[arg(long, short = 'n', default_value_t = 1)]
+    pub testloops: u32,
+    /// Apache's client thread count: ignored, the suite runs on one
+    /// connection.
+    #[arg(long, short = 't', value_name = "N")]
+    pub threads: Option<u32>,
 }
 
 /// `ThriftTest` with the suite's semantics (Apache `test/README.md`).
@@ -205,8 +238,9 @@ type InputFactory = Box<dyn TInputProtocolFactory + Send + Sync>;
 type OutputFactory = Box<dyn TOutputProtocolFactory + Send + Sync>;
 
 /// Serves [`Handler`] on Apache's `TServer` until the process ends.
-pub fn serve(options: &Options) -> thrift::Result<()> {
-    let (read, write): (ReadFactory, WriteFactory) = match options.transport {
+pub fn serve(options: &ServerOptions) -> thrift::Result<()> {
+    let wire = &options.wire;
+    let (read, write): (ReadFactory, WriteFactory) = match wire.transport {
         Transport::Framed => {
             (Box::new(TFramedReadTransportFactory::new()), Box::new(TFramedWriteTransportFactory::new()))
         }
@@ -214,7 +248,7 @@ pub fn serve(options: &Options) -> thrift::Result<()> {
             (Box::new(TBufferedReadTransportFactory::new()), Box::new(TBufferedWriteTransportFactory::new()))
         }
     };
-    let (input, output): (InputFactory, OutputFactory) = match options.protocol {
+    let (input, output): (InputFactory, OutputFactory) = match wire.protocol {
         Protocol::Binary => {
             (Box::new(TBinaryInputProtocolFactory::new()), Box::new(TBinaryOutputProtocolFactory::new()))
         }
@@ -223,14 +257,14 @@ pub fn serve(options: &Options) -> thrift::Result<()> {
         }
     };
     let processor = ThriftTestSyncProcessor::new(Handler);
-    TServer::new(read, input, write, output, processor, options.workers.max(1)).listen(options.address())
+    TServer::new(read, input, write, output, processor, options.workers.max(1)).listen(wire.address())
 }
 
 /// Apache's generated client over one TCP connection.
 pub type Client = ThriftTestSyncClient<Box<dyn TInputProtocol + Send>, Box<dyn TOutputProtocol + Send>>;
 
-/// Connects Apache's generated client to `options.address()`.
-pub fn connect(options: &Options) -> thrift::Result<Client> {
+/// Connects Apache's generated client to `wire.address()`.
+pub fn connect(options: &Wire) -> thrift::Result<Client> {
     let mut channel = TTcpChannel::new();
     channel.open(options.address())?;
     let (r, w) = channel.split()?;
@@ -392,5 +426,30 @@ pub fn run_suite(client: &mut impl TThriftTestSyncClient, mut report: impl FnMut
     ];
     for (name, check) in SUITE.into_iter().zip(checks) {
         report(name, check(&mut *client));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apache_forms_parse() {
+        let o = ClientOptions::parse_from([
+            "apache-cross-client",
+            "--port=9091",
+            "--protocol",
+            "compact",
+            "--transport=framed",
+            "--host=::1",
+            "-n",
+            "3",
+            "--threads=2",
+        ]);
+        assert_eq!((o.wire.protocol, o.wire.transport, o.testloops), (Protocol::Compact, Transport::Framed, 3));
+        assert_eq!(o.wire.address(), "[::1]:9091");
+        let o = ServerOptions::parse_from(["apache-cross-server", "--server-type=simple", "--workers=8"]);
+        assert_eq!((o.wire.port, o.wire.protocol, o.wire.transport), (9090, Protocol::Binary, Transport::Buffered));
+        assert_eq!((o.workers, o.wire.address()), (8, "127.0.0.1:9090".to_string()));
     }
 }

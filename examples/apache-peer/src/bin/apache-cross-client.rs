@@ -7,29 +7,31 @@
 
 use std::process::ExitCode;
 
-use apache_peer::{Options, connect, run_suite};
+use apache_peer::{ClientOptions, connect, run_suite};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let options = Options::parse();
-    let mut client = match connect(&options) {
+    let options = ClientOptions::parse();
+    let mut client = match connect(&options.wire) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("apache-cross-client: cannot connect to {}: {e}", options.address());
+            eprintln!("apache-cross-client: cannot connect to {}: {e}", options.wire.address());
             return ExitCode::from(1);
         }
     };
     let (mut passed, mut failed) = (0, 0);
-    run_suite(&mut client, |name, result| match result {
-        Ok(()) => {
-            passed += 1;
-            println!("{name} ... ok");
-        }
-        Err(e) => {
-            failed += 1;
-            println!("{name} ... FAILED: {e}");
-        }
-    });
+    for _ in 0..options.testloops {
+        run_suite(&mut client, |name, result| match result {
+            Ok(()) => {
+                passed += 1;
+                println!("{name} ... ok");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{name} ... FAILED: {e}");
+            }
+        });
+    }
     println!("apache-cross-client: {passed} passed, {failed} failed");
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

@@ -6,16 +6,16 @@
 
 use std::process::ExitCode;
 
-use apache_peer::{Options, serve};
+use apache_peer::{ServerOptions, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let options = Options::parse();
+    let options = ServerOptions::parse();
     println!(
         "apache-cross-server: serving ThriftTest on {} ({:?}, {:?})",
-        options.address(),
-        options.protocol,
-        options.transport
+        options.wire.address(),
+        options.wire.protocol,
+        options.wire.transport
     );
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,
