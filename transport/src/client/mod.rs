@@ -1,5 +1,6 @@
 //! The tokio client: a [`Channel`] to one server, shared by every clone,
-//! carrying calls concurrently over one connection.
+//! carrying calls concurrently over one connection (or a few, see
+//! [`ChannelBuilder::connections`]).
 //!
 //! Each call gets a sequence id; a reader task hands each reply to the
 //! caller waiting for that id, so replies may come back in any order (ours)
@@ -23,6 +24,8 @@ use crate::codec::{Binary, Compact, Decode, DecodeError, Encode, MessageHeader, 
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::encode_message;
 use crate::transport::{FrameError, Framing, MessageCodec, ProtocolKind};
+
+mod pool;
 
 /// Why a call got no reply. Whether the server ran it is unknown unless
 /// the error says otherwise ([`TransportError::is_not_executed`]).
@@ -118,6 +121,7 @@ pub struct ChannelBuilder {
     protocol: ProtocolKind,
     timeout: Duration,
     max_frame: usize,
+    connections: usize,
 }
 
 impl ChannelBuilder {
@@ -145,12 +149,27 @@ impl ChannelBuilder {
         self
     }
 
+    /// How many connections to keep to the server (1 by default; at least
+    /// 1). Each call goes to the connection with the fewest calls in flight,
+    /// and a connection that died is made again by its next call.
+    ///
+    /// One connection suffices for our servers, which run pipelined calls
+    /// concurrently. Apache's servers answer a connection's calls one at a
+    /// time: against them, `n` connections run up to `n` calls at once.
+    ///
+    /// ```
+    /// # use mu2sls::Channel;
+    /// let channel = Channel::builder("127.0.0.1:9090").connections(4).build();
+    /// ```
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
+        self
+    }
+
     /// The channel. It connects on first use.
     pub fn build(self) -> Channel {
-        Channel {
-            inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), conn: tokio::sync::Mutex::new(None) }),
-            key: None,
-        }
+        let pool = pool::Pool::new(self.connections);
+        Channel { inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), pool }), key: None }
     }
 }
 
@@ -174,7 +193,7 @@ struct IdempotencyKey {
 struct Inner {
     config: ChannelBuilder,
     seq: AtomicI32,
-    conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    pool: pool::Pool,
 }
 
 type Waiters = Arc<Mutex<Option<HashMap<i32, oneshot::Sender<Bytes>>>>>;
@@ -205,6 +224,7 @@ impl Channel {
             protocol: ProtocolKind::Binary,
             timeout: Duration::from_secs(30),
             max_frame: 16_384_000,
+            connections: 1,
         }
     }
 
@@ -245,8 +265,9 @@ impl Channel {
         self.inner.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
     }
 
-    async fn connection(&self) -> Result<Arc<Connection>, TransportError> {
-        let mut slot = self.inner.conn.lock().await;
+    /// The live connection of a pool slot, made if there is none.
+    async fn connection(&self, slot: &pool::Slot) -> Result<Arc<Connection>, TransportError> {
+        let mut slot = slot.conn.lock().await;
         if let Some(c) = slot.as_ref()
             && c.is_open()
         {
@@ -273,8 +294,10 @@ impl Channel {
     pub async fn call<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
         let seq = self.next_seq();
         let message = self.encode(method, MessageType::Call, seq, args);
-        let conn = self.connection().await?;
+        let lease = self.inner.pool.lease();
+        let conn = self.connection(lease.slot).await?;
         let frame = self.exchange(&conn, seq, message).await?;
+        drop(lease);
         self.reply(frame, method, seq)
     }
 
@@ -306,7 +329,7 @@ impl Channel {
     pub async fn call_oneway<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<(), TransportError> {
         let seq = self.next_seq();
         let message = self.encode(method, MessageType::Oneway, seq, args);
-        let conn = self.connection().await?;
+        let conn = self.connection(self.inner.pool.lease().slot).await?;
         conn.outgoing.send(message).await.map_err(|_| TransportError::Closed("connection closed".into()))
     }
 
@@ -321,7 +344,8 @@ impl Channel {
         let seq = self.next_seq();
         let body = message.slice(body_at..);
         let outgoing = self.encode(&header.name, header.kind, seq, &RawBody(&body));
-        let conn = self.connection().await?;
+        let lease = self.inner.pool.lease();
+        let conn = self.connection(lease.slot).await?;
         if header.kind == MessageType::Oneway {
             conn.outgoing.send(outgoing).await.map_err(|_| TransportError::Closed("connection closed".into()))?;
             return Ok(None);

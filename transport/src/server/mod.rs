@@ -5,6 +5,13 @@
 //! [`ServerBuilder::max_in_flight`]) and their replies leave in request
 //! order, which every Apache client accepts. Handler panics become
 //! INTERNAL_ERROR exceptions; the connection stays up.
+//!
+//! Misbehaving peers cost bounded memory and time: a connection is closed
+//! (after the replies to the calls it sent before) on bytes that are not
+//! Thrift, an unreadable message header, or a frame over
+//! [`ServerBuilder::max_frame`], whose announced size is never allocated
+//! up front. The idle timeout also bounds a peer that stalls before its
+//! first message, mid-message, or while not reading its replies.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,12 +30,15 @@ use tokio::task::JoinSet;
 use tokio_util::codec::{Framed, FramedParts};
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::codec::{Binary, Compact, MessageType, Protocol, Reader};
+use crate::codec::{Binary, Compact, DecodeError, MessageType, Protocol, Reader};
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::{
     CallContext, Dispatch, DispatchService, Identity, Incoming, Layer, MethodKind, Service, Stack, exception_reply,
 };
 use crate::transport::{MessageCodec, ProtocolKind, Sniffed, sniff};
+
+/// The pause after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What a server enforces, shared by its connection tasks.
 #[derive(Clone, Debug)]
@@ -67,13 +77,16 @@ impl<L> ServerBuilder<L> {
         self
     }
 
-    /// Connections served at once; more are closed on accept (10,000).
+    /// Connections served at once; more are closed on accept, with a
+    /// warning, and cost no task (10,000).
     pub fn max_connections(mut self, n: usize) -> Self {
         self.config.max_connections = n.max(1);
         self
     }
 
-    /// Pipelined calls served at once per connection (64).
+    /// Pipelined calls served at once per connection, oneway calls
+    /// included (64). A connection reads no further message until one of
+    /// them completes.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.config.max_in_flight = n.max(1);
         self
@@ -88,7 +101,10 @@ impl<L> ServerBuilder<L> {
         self
     }
 
-    /// Close connections idle this long (5 minutes); `None` never.
+    /// Close connections idle this long (5 minutes); `None` never. A
+    /// connection is idle while no whole message arrives and no call runs,
+    /// so a message trickled in byte by byte does not keep it open, and
+    /// while a reply cannot be written because the peer does not read.
     pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
         self.config.idle_timeout = t;
         self
@@ -147,8 +163,12 @@ impl<L> Server<L> {
                     let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
-                            // Out of descriptors and the like: keep serving.
+                            // Out of descriptors and the like: keep serving,
+                            // after a pause, or a lasting error (the waiting
+                            // connection stays queued) spins this loop and
+                            // floods the log.
                             warn!(error = %e, "accept failed");
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
                             continue;
                         }
                     };
@@ -204,7 +224,7 @@ async fn connection<D, S>(
     peer: SocketAddr,
     calls: Calls<D, S>,
     config: Arc<Config>,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) -> Result<(), crate::transport::FrameError>
 where
     D: Dispatch,
@@ -212,19 +232,40 @@ where
 {
     stream.set_nodelay(true)?;
     let mut buf = BytesMut::with_capacity(8 * 1024);
-    let sniffed = loop {
-        if let Some(s) = sniff(&buf, config.max_frame) {
-            break s;
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            // An empty probe connection (load balancers, test runners).
-            return Ok(());
+    let idle = config.idle_timeout.unwrap_or(Duration::MAX);
+    // The first bytes must arrive within the idle timeout too, or a client
+    // that connects and stalls would hold its connection slot for ever.
+    let first_bytes = async {
+        loop {
+            if let Some(s) = sniff(&buf, config.max_frame) {
+                return Ok(Some(s));
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Ok::<_, std::io::Error>(None);
+            }
         }
     };
+    let sniffed = tokio::select! {
+        sniffed = tokio::time::timeout(idle, first_bytes) => match sniffed {
+            Ok(sniffed) => sniffed?,
+            Err(_) => {
+                debug!(received = buf.len(), "idle timeout before a whole message header");
+                return Ok(());
+            }
+        },
+        _ = stop.changed() => return Ok(()),
+    };
     let (framing, protocol) = match sniffed {
-        Sniffed::Thrift(f, p) => (f, p),
-        other => {
-            debug!(?other, "unsupported transport; closing");
+        Some(Sniffed::Thrift(f, p)) => (f, p),
+        // An empty probe connection (load balancers, test runners).
+        None => return Ok(()),
+        Some(other) => {
+            match announced_frame(&buf) {
+                Some(size) if size > config.max_frame => {
+                    warn!(size, limit = config.max_frame, "frame exceeds the size limit; closing");
+                }
+                _ => debug!(?other, "unsupported transport; closing"),
+            }
             return Ok(());
         }
     };
@@ -260,20 +301,42 @@ where
             break;
         }
         tokio::select! {
-            frame = framed.next(), if reading && in_flight.len() < config.max_in_flight => match frame {
-                Some(Ok(frame)) if config.detach_oneway && is_oneway::<P, D>(&calls.dispatch, &frame) => {
-                    oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());
-                }
-                Some(Ok(frame)) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer)),
-                Some(Err(e)) => {
+            // Detached oneway calls count too: a stream of them must not
+            // spawn tasks without bound.
+            frame = framed.next(), if reading && in_flight.len() + oneway.len() < config.max_in_flight => match frame {
+                Some(Ok(frame)) => match is_oneway::<P, D>(&calls.dispatch, &frame) {
+                    Ok(true) if config.detach_oneway => {
+                        oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());
+                    }
+                    Ok(_) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer)),
+                    Err(e) => {
+                        // No name or sequence id to answer with, and a peer
+                        // that speaks something else: close, as Apache does.
+                        warn!(error = %e, "undecodable message header; closing after the calls in flight");
+                        reading = false;
+                    }
+                },
+                Some(Err(crate::transport::FrameError::Io(e))) => {
                     debug!(error = %e, "cannot read a message; closing after the calls in flight");
+                    reading = false;
+                }
+                Some(Err(e)) => {
+                    warn!(error = %e, "cannot read a message; closing after the calls in flight");
                     reading = false;
                 }
                 None => reading = false,
             },
             Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
                 if let Some(bytes) = reply {
-                    framed.send(bytes).await?;
+                    // A peer that stops reading its replies would otherwise
+                    // hold the connection (and graceful shutdown) for ever.
+                    match tokio::time::timeout(idle, framed.send(bytes)).await {
+                        Ok(sent) => sent?,
+                        Err(_) => {
+                            debug!("idle timeout writing a reply; closing");
+                            break;
+                        }
+                    }
                 }
             }
             changed = stop.changed(), if reading => {
@@ -302,18 +365,27 @@ where
 }
 
 /// Whether a request is a oneway call: by its message type, or by the
-/// method (pre-0.9.3 clients send CALL for oneway methods).
-fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> bool {
+/// method (pre-0.9.3 clients send CALL for oneway methods). Fails when the
+/// message header cannot be read.
+fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> Result<bool, DecodeError> {
+    // A call-metadata envelope (whose length reads) goes before the message.
     let at = match crate::transport::envelope::len(frame) {
         Some(Ok(n)) if crate::transport::envelope::starts(frame) && n <= frame.len() => n,
         _ => 0,
     };
-    match Reader::<P>::new(&frame.slice(at..)).message_begin() {
-        Ok(h) => {
-            let method = h.name.rsplit_once(':').map_or(h.name.as_str(), |(_, m)| m);
-            h.kind == MessageType::Oneway || dispatch.method_kind(method) == Some(MethodKind::Oneway)
+    let h = Reader::<P>::new(&frame.slice(at..)).message_begin()?;
+    let method = h.name.rsplit_once(':').map_or(h.name.as_str(), |(_, m)| m);
+    Ok(h.kind == MessageType::Oneway || dispatch.method_kind(method) == Some(MethodKind::Oneway))
+}
+
+/// The length a framed transport's first four bytes announce, when they
+/// are followed by a Thrift message start (so the peer does speak framed).
+fn announced_frame(b: &[u8]) -> Option<usize> {
+    match b {
+        [l0, l1, l2, l3, 0x80, 0x01, ..] | [l0, l1, l2, l3, 0x82, _, ..] => {
+            Some(u32::from_be_bytes([*l0, *l1, *l2, *l3]) as usize)
         }
-        Err(_) => false,
+        _ => None,
     }
 }
 
@@ -433,3 +505,6 @@ where
 fn reply_kind<P: Protocol>(reply: &Bytes) -> Option<MessageType> {
     Reader::<P>::new(reply).message_begin().ok().map(|h| h.kind)
 }
+
+#[cfg(test)]
+mod tests;

@@ -136,6 +136,9 @@ pub enum FrameError {
     },
 }
 
+/// How much buffer a partly read frame reserves beyond its bytes so far.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Cuts a byte stream into messages and writes messages with one framing.
 #[derive(Clone, Debug)]
 pub struct MessageCodec {
@@ -195,7 +198,10 @@ impl Decoder for MessageCodec {
                     return Err(FrameError::TooLarge { size: len, limit: self.max_frame });
                 }
                 if buf.len() < 4 + len {
-                    buf.reserve(4 + len - buf.len());
+                    // Room for what is announced, but never more than a
+                    // chunk ahead of what arrived: a peer that announces a
+                    // large frame and sends nothing costs no memory.
+                    buf.reserve((4 + len - buf.len()).min(RESERVE_AHEAD));
                     return Ok(None);
                 }
                 buf.advance(4);
@@ -389,6 +395,15 @@ mod tests {
         let mut stream = BytesMut::from(&[0x80, 0x01, 0x00, 0x09, 0, 0, 0, 0][..]);
         let mut codec = MessageCodec::new(Framing::Buffered, ProtocolKind::Binary, 1 << 20);
         assert!(matches!(codec.decode(&mut stream), Err(FrameError::Invalid(_))));
+    }
+
+    #[test]
+    fn an_announced_frame_is_not_allocated_before_it_arrives() {
+        let mut codec = MessageCodec::new(Framing::Framed, ProtocolKind::Binary, 16_384_000);
+        let mut stream = BytesMut::from(&16_384_000u32.to_be_bytes()[..]);
+        stream.extend_from_slice(&[0x80, 0x01]);
+        assert_eq!(codec.decode(&mut stream).unwrap(), None);
+        assert!(stream.capacity() <= 2 * RESERVE_AHEAD, "reserved {} bytes", stream.capacity());
     }
 
     #[test]
