@@ -7,6 +7,7 @@
 //! waiting on it and is re-established by the next call. Calls are never
 //! retried here: whether a retry is safe is for a layer above to decide.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,9 @@ use crate::codec::{Binary, Compact, Decode, DecodeError, Encode, MessageHeader, 
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::encode_message;
 use crate::transport::{FrameError, Framing, MessageCodec, ProtocolKind};
+
+#[cfg(feature = "http")]
+mod http;
 
 /// Why a call got no reply. Whether the server ran it is unknown unless
 /// the error says otherwise ([`TransportError::is_not_executed`]).
@@ -46,6 +50,15 @@ pub enum TransportError {
     /// The reply is not a valid Thrift message, or not the one expected.
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// Over HTTP: the server answered with another status than 200 OK
+    /// (a 4xx says it did not run the call).
+    #[error("HTTP status {status}: {message}")]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// The start of the answer's body (servers put the reason there).
+        message: String,
+    },
 }
 
 impl TransportError {
@@ -118,6 +131,8 @@ pub struct ChannelBuilder {
     protocol: ProtocolKind,
     timeout: Duration,
     max_frame: usize,
+    service: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 impl ChannelBuilder {
@@ -145,9 +160,36 @@ impl ChannelBuilder {
         self
     }
 
+    /// Calls a service multiplexed as `name` (Apache's
+    /// `TMultiplexedProtocol`): method names go out as `name:method`.
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self
+    }
+
+    /// A header sent with every call: an HTTP request header with
+    /// [`Framing::Http`], an info header with [`Framing::Header`]. Framed
+    /// and buffered messages have no room for headers. Servers show them
+    /// to handlers as [`crate::CallContext::header`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// The channel. It connects on first use.
     pub fn build(self) -> Channel {
-        Channel { inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), conn: tokio::sync::Mutex::new(None) }) }
+        #[cfg(feature = "http")]
+        let http =
+            (self.framing == Framing::Http).then(|| http::HttpCaller::new(&self.addr, &self.headers, self.max_frame));
+        Channel {
+            inner: Arc::new(Inner {
+                #[cfg(feature = "http")]
+                http,
+                config: self,
+                seq: AtomicI32::new(0),
+                conn: tokio::sync::Mutex::new(None),
+            }),
+        }
     }
 }
 
@@ -163,6 +205,9 @@ struct Inner {
     config: ChannelBuilder,
     seq: AtomicI32,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    /// Set for [`Framing::Http`]: calls are posted, not sent on `conn`.
+    #[cfg(feature = "http")]
+    http: Option<http::HttpCaller>,
 }
 
 type Waiters = Arc<Mutex<Option<HashMap<i32, oneshot::Sender<Bytes>>>>>;
@@ -193,6 +238,8 @@ impl Channel {
             protocol: ProtocolKind::Binary,
             timeout: Duration::from_secs(30),
             max_frame: 16_384_000,
+            service: None,
+            headers: Vec::new(),
         }
     }
 
@@ -218,7 +265,8 @@ impl Channel {
             .await
             .map_err(|source| TransportError::Connect { addr: cfg.addr.clone(), source })?;
         let _ = stream.set_nodelay(true);
-        let framed = Framed::new(stream, MessageCodec::new(cfg.framing, cfg.protocol, cfg.max_frame));
+        let codec = MessageCodec::new(cfg.framing, cfg.protocol, cfg.max_frame).with_info_headers(cfg.headers.clone());
+        let framed = Framed::new(stream, codec);
         let (sink, stream) = framed.split();
         let (tx, rx) = mpsc::channel::<Bytes>(1024);
         let waiters: Waiters = Arc::new(Mutex::new(Some(HashMap::new())));
@@ -233,7 +281,12 @@ impl Channel {
     /// for its reply.
     pub async fn call<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
         let seq = self.next_seq();
-        let message = self.encode(method, MessageType::Call, seq, args);
+        let message = self.encode(&self.wire_name(method), MessageType::Call, seq, args);
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.inner.http {
+            let frame = http.post(message, false, self.inner.config.timeout).await?;
+            return self.reply(frame, method, seq);
+        }
         let conn = self.connection().await?;
         let frame = self.exchange(&conn, seq, message).await?;
         self.reply(frame, method, seq)
@@ -266,7 +319,11 @@ impl Channel {
     /// Sends a oneway call; returns once it is handed to the connection.
     pub async fn call_oneway<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<(), TransportError> {
         let seq = self.next_seq();
-        let message = self.encode(method, MessageType::Oneway, seq, args);
+        let message = self.encode(&self.wire_name(method), MessageType::Oneway, seq, args);
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.inner.http {
+            return http.post(message, true, self.inner.config.timeout).await.map(drop);
+        }
         let conn = self.connection().await?;
         conn.outgoing.send(message).await.map_err(|_| TransportError::Closed("connection closed".into()))
     }
@@ -281,16 +338,38 @@ impl Channel {
         let (header, body_at) = self.read_header(&message).map_err(bad)?;
         let seq = self.next_seq();
         let body = message.slice(body_at..);
-        let outgoing = self.encode(&header.name, header.kind, seq, &RawBody(&body));
+        let name =
+            if header.name.contains(':') { Cow::Borrowed(header.name.as_str()) } else { self.wire_name(&header.name) };
+        let outgoing = self.encode(&name, header.kind, seq, &RawBody(&body));
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.inner.http {
+            let oneway = header.kind == MessageType::Oneway;
+            let frame = http.post(outgoing, oneway, self.inner.config.timeout).await?;
+            return if oneway { Ok(None) } else { self.with_seq(&frame, header.seq).map(Some) };
+        }
         let conn = self.connection().await?;
         if header.kind == MessageType::Oneway {
             conn.outgoing.send(outgoing).await.map_err(|_| TransportError::Closed("connection closed".into()))?;
             return Ok(None);
         }
         let frame = self.exchange(&conn, seq, outgoing).await?;
-        let (reply, reply_at) = self.read_header(&frame).map_err(|e| TransportError::BadReply(e.to_string()))?;
+        self.with_seq(&frame, header.seq).map(Some)
+    }
+
+    /// `frame` with its sequence id replaced by `seq`.
+    fn with_seq(&self, frame: &Bytes, seq: i32) -> Result<Bytes, TransportError> {
+        let (reply, reply_at) = self.read_header(frame).map_err(|e| TransportError::BadReply(e.to_string()))?;
         let reply_body = frame.slice(reply_at..);
-        Ok(Some(self.encode(&reply.name, reply.kind, header.seq, &RawBody(&reply_body))))
+        Ok(self.encode(&reply.name, reply.kind, seq, &RawBody(&reply_body)))
+    }
+
+    /// `method` as it goes on the wire: `service:method` for a channel to
+    /// a multiplexed service.
+    fn wire_name<'a>(&self, method: &'a str) -> Cow<'a, str> {
+        match &self.inner.config.service {
+            Some(service) => Cow::Owned(format!("{service}:{method}")),
+            None => Cow::Borrowed(method),
+        }
     }
 
     fn read_header(&self, frame: &Bytes) -> Result<(MessageHeader, usize), DecodeError> {

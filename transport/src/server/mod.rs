@@ -30,6 +30,14 @@ use crate::service::{
 };
 use crate::transport::{MessageCodec, ProtocolKind, Sniffed, sniff};
 
+#[cfg(feature = "http")]
+mod http;
+mod multiplex;
+#[cfg(test)]
+mod tests;
+
+pub use multiplex::Multiplexer;
+
 /// What a server enforces, shared by its connection tasks.
 #[derive(Clone, Debug)]
 struct Config {
@@ -223,6 +231,8 @@ where
     };
     let (framing, protocol) = match sniffed {
         Sniffed::Thrift(f, p) => (f, p),
+        #[cfg(feature = "http")]
+        Sniffed::Http => return http::serve_connection(stream, buf, peer, calls, config, stop).await,
         other => {
             debug!(?other, "unsupported transport; closing");
             return Ok(());
@@ -261,10 +271,16 @@ where
         }
         tokio::select! {
             frame = framed.next(), if reading && in_flight.len() < config.max_in_flight => match frame {
-                Some(Ok(frame)) if config.detach_oneway && is_oneway::<P, D>(&calls.dispatch, &frame) => {
-                    oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());
+                Some(Ok(frame)) => {
+                    // THeader info headers travel with their frame.
+                    let headers = framed.codec_mut().take_info_headers();
+                    let call = handle::<P, D, S>(calls.clone(), frame.clone(), peer, headers);
+                    if config.detach_oneway && is_oneway::<P, D>(&calls.dispatch, &frame) {
+                        oneway.spawn(call.in_current_span());
+                    } else {
+                        in_flight.push_back(call);
+                    }
                 }
-                Some(Ok(frame)) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer)),
                 Some(Err(e)) => {
                     debug!(error = %e, "cannot read a message; closing after the calls in flight");
                     reading = false;
@@ -306,17 +322,31 @@ where
 fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> bool {
     match Reader::<P>::new(frame).message_begin() {
         Ok(h) => {
-            let method = h.name.rsplit_once(':').map_or(h.name.as_str(), |(_, m)| m);
-            h.kind == MessageType::Oneway || dispatch.method_kind(method) == Some(MethodKind::Oneway)
+            let (service, method) = split_name(&h.name);
+            h.kind == MessageType::Oneway || dispatch.route_kind(service, method) == Some(MethodKind::Oneway)
         }
         Err(_) => false,
+    }
+}
+
+/// A message name's `Service:` prefix (Apache's `TMultiplexedProtocol`;
+/// the first colon ends it, as in Apache's processors) and method.
+fn split_name(name: &str) -> (Option<&str>, &str) {
+    match name.split_once(':') {
+        Some((service, method)) => (Some(service), method),
+        None => (None, name),
     }
 }
 
 /// Serves one request message; the reply message, or `None` for oneway.
 /// Every call is logged in a span with its method, sequence id, peer,
 /// protocol, and, once served, its status and duration.
-async fn handle<P, D, S>(calls: Calls<D, S>, frame: Bytes, peer: SocketAddr) -> Option<Bytes>
+async fn handle<P, D, S>(
+    calls: Calls<D, S>,
+    frame: Bytes,
+    peer: SocketAddr,
+    headers: Vec<(String, String)>,
+) -> Option<Bytes>
 where
     P: Protocol,
     D: Dispatch,
@@ -332,12 +362,17 @@ where
         }
     };
     let args_at = r.position();
-    // Multiplexed clients send `Service:method`; replies carry the method.
-    let method = header.name.rsplit_once(':').map_or(header.name.as_str(), |(_, m)| m).to_string();
-    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND);
+    // Multiplexed clients send `Service:method`; replies carry the method,
+    // as Apache's multiplexed processors write them.
+    let (service, method) = split_name(&header.name);
+    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND).with_headers(headers);
+    if let Some(service) = service {
+        cx = cx.with_service(service);
+    }
     let span = info_span!(
         "call",
         method = cx.method(),
+        service = cx.service().unwrap_or(""),
         seq = cx.seq(),
         %peer,
         protocol = ?P::KIND,
@@ -376,10 +411,13 @@ where
         );
         return (Some(exception_reply::<P>(cx, &e)), "invalid message type");
     }
-    let Some(method_kind) = calls.dispatch.method_kind(cx.method()) else {
+    let Some(method_kind) = calls.dispatch.route_kind(cx.service(), cx.method()) else {
         let e = ApplicationException::new(
             ApplicationExceptionKind::UNKNOWN_METHOD,
-            format!("unknown method `{}`", cx.method()),
+            match cx.service() {
+                Some(service) => format!("unknown method `{service}:{}`", cx.method()),
+                None => format!("unknown method `{}`", cx.method()),
+            },
         );
         return (Some(exception_reply::<P>(cx, &e)), "unknown method");
     };
