@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -354,6 +354,40 @@ fn server_survives_probes_and_stops_cleanly_on_each_signal() {
         let stopped = server.stop(signal);
         assert!(stopped.success(), "SIG{signal} must stop the server with exit code 0, got {stopped}\n{logs}");
     }
+}
+
+/// Sends `request` on a new connection to `port` and returns the whole
+/// answer (the server closes the connection after an HTTP/1.0 answer).
+fn http_exchange(port: u16, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("the server stopped accepting");
+    stream.set_read_timeout(Some(CLIENT_LIMIT)).expect("cannot set a read timeout");
+    stream.write_all(request).expect("cannot write to the server");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("no answer before the read timeout");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn http_requests_that_are_no_thrift_call_get_a_4xx_and_the_server_keeps_serving() {
+    let ws = Workspace::without_python();
+    // Multiplexed, so that plain and multiplexed clients are both served.
+    let server = start_server(&ws, Side::Ours, "multi", "http");
+    let cases: [(&[u8], &str); 3] = [
+        (b"GET / HTTP/1.0\r\n\r\n", "HTTP/1.0 405 "),
+        (b"POST / HTTP/1.0\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.0 415 "),
+        (b"POST / HTTP/1.0\r\nContent-Type: application/x-thrift\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.0 400 "),
+    ];
+    for (request, status) in cases {
+        let answer = http_exchange(server.port, request);
+        assert!(answer.starts_with(status), "{status}expected, got:\n{answer}\n{}", server.logs());
+    }
+    for protocol in ["binary", "multic"] {
+        let mut cmd = ws.command(Side::Ours, "client", server.port, protocol, "http");
+        let (status, output) = run_client(&ws, &mut cmd, &format!("after-bad-http-{protocol}"));
+        assert!(status.success(), "the client failed after refused requests ({status}):\n{output}\n{}", server.logs());
+    }
+    let stopped = server.stop("TERM");
+    assert!(stopped.success(), "SIGTERM must stop the server with exit code 0, got {stopped}");
 }
 
 #[test]
