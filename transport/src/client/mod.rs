@@ -62,9 +62,11 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether the call certainly did not reach the server (safe to retry).
+    /// Whether the call certainly did not reach the server's handler (safe
+    /// to retry): it was never sent, or an HTTP server refused it with a
+    /// 4xx (a Thrift server answers every call it runs with a 200).
     pub fn is_not_executed(&self) -> bool {
-        matches!(self, TransportError::Connect { .. })
+        matches!(self, TransportError::Connect { .. } | TransportError::HttpStatus { status: 400..=499, .. })
     }
 }
 

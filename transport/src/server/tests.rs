@@ -257,14 +257,30 @@ mod http {
     }
 
     #[tokio::test]
+    async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+        let (dispatch, _) = echo("echo");
+        let server = Server::builder().idle_timeout(Some(std::time::Duration::from_millis(100))).build();
+        let server = Running::start(server, dispatch).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        // A kept-alive request, answered; then nothing more is sent.
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+        assert!(matches!(closed, Ok(Ok(_))), "the idle connection stayed open: {closed:?}");
+        assert!(answer.starts_with(b"HTTP/1.1 405 "), "{}", String::from_utf8_lossy(&answer));
+        server.stop().await;
+    }
+
+    #[tokio::test]
     async fn a_refusal_reaches_the_caller_with_its_status() {
         let (dispatch, _) = echo("echo");
         let server = Running::start(Server::builder().max_frame(100).build(), dispatch).await;
         let http = Channel::builder(server.addr.to_string()).framing(Framing::Http).build();
         let big = ApplicationException::new(ApplicationExceptionKind::UNKNOWN, "x".repeat(200));
         match http.call("whoami", &big).await {
-            Err(TransportError::HttpStatus { status: 413, message }) => {
-                assert!(message.contains("limit of 100 bytes"), "{message}");
+            Err(e @ TransportError::HttpStatus { status: 413, .. }) => {
+                assert!(e.to_string().contains("limit of 100 bytes"), "{e}");
+                assert!(e.is_not_executed(), "a refused call did not run");
             }
             other => panic!("a call over the server's limit: {other:?}"),
         }
