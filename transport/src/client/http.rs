@@ -17,9 +17,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::TransportError;
+use crate::transport::THRIFT_CONTENT_TYPE;
 
-/// The content type of Thrift over HTTP, both ways.
-const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
 /// How much of a refusal's body (its reason, as text) an error keeps.
 const REFUSAL_TEXT_LIMIT: usize = 1024;
 

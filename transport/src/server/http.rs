@@ -34,10 +34,7 @@ use tracing::{Instrument, debug};
 use super::{Calls, Config, handle, is_oneway};
 use crate::codec::{Binary, Compact, Protocol, Reader};
 use crate::service::{CallContext, Dispatch, Incoming, Service};
-use crate::transport::{FrameError, ProtocolKind, protocol_at};
-
-/// The content type of Thrift over HTTP, both ways.
-pub(crate) const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
+use crate::transport::{FrameError, ProtocolKind, THRIFT_CONTENT_TYPE, protocol_at};
 
 /// Serves one HTTP connection whose first bytes (`read`) were already read
 /// to recognise it; returns once the client closes it, or after the request

@@ -41,6 +41,10 @@ pub enum Framing {
 
 pub use header::HeaderError;
 
+/// The content type of Thrift over HTTP, requests and answers alike.
+#[cfg(feature = "http")]
+pub(crate) const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
+
 /// What the first bytes of a connection say it speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sniffed {
