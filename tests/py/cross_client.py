@@ -6,8 +6,8 @@ Driven by examples/cross-test/tests/interop.rs, which generates the Python
 code with `thrift --gen py -out GEN idl/thrift_test.thrift` and runs:
 
     cross_client.py --genpydir=GEN --port=N [--host=H]
-                    [--protocol=binary|compact] [--transport=buffered|framed]
-                    [-n LOOPS]
+                    [--protocol=binary|compact|header|multi|multic|multih]
+                    [--transport=buffered|framed|http] [-n LOOPS]
 
 Options take Apache's forms (`--key=value` or `--key value`). Every test
 checks its exact result, and every reply's header: the method name, the
@@ -16,9 +16,14 @@ peer leaves unset count as their type's zero value, as Thrift's default
 requiredness allows. Prints one line per test and a summary; exits 0 when
 all passed, else with Apache's OR-ed bits (1 base types, 2 structs,
 4 containers, 8 exceptions, 64 connection or setup, 128 timeout).
+
+`--protocol=multi*` calls ThriftTest and SecondService multiplexed
+(TMultiplexedProtocol), and adds the test of SecondService. Over
+`--transport=http` (THttpClient) every call is a POST on a new connection.
 """
 
 import argparse
+import os
 import socket
 import struct
 import sys
@@ -58,24 +63,26 @@ class Failure(Exception):
 class Suite:
     """The tests, against one client whose replies are checked."""
 
-    def __init__(self, t, client, iprot):
+    def __init__(self, t, client, iprot, second=None):
         self.t = t  # the generated modules: ttypes and ThriftTest
         self.client = client
         self.iprot = iprot
+        self.second = second  # a SecondService client, when multiplexed
         self.seqid = 0
 
     # -- calling -----------------------------------------------------------
 
-    def call(self, method, *args):
+    def call(self, method, *args, client=None):
         """Calls `method` with a fresh sequence id; checks the reply's
         header whether the call returned or raised."""
         from thrift.Thrift import TApplicationException
         from thrift.transport.TTransport import TTransportException
+        client = client or self.client
         self.seqid += 1
-        self.client._seqid = self.seqid
+        client._seqid = self.seqid
         self.iprot.last_header = None
         try:
-            result = getattr(self.client, method)(*args)
+            result = getattr(client, method)(*args)
         except (self.t.ttypes.Xception, self.t.ttypes.Xception2, TApplicationException):
             self.check_header(method)
             raise
@@ -101,8 +108,8 @@ class Suite:
             raise Failure('%s (seqid %d): reply header is name %r, type %d, seqid %d'
                           % (method, self.seqid, name, mtype, seqid))
 
-    def returns(self, want, method, *args):
-        got = self.call(method, *args)
+    def returns(self, want, method, *args, client=None):
+        got = self.call(method, *args, client=client)
         if canon(got) != canon(want):
             raise Failure('%s%s: expected %s, got %s' % (method, brief(args), brief(want), brief(got)))
 
@@ -132,7 +139,7 @@ class Suite:
             ('testException', EXCEPTIONS, self.test_exception),
             ('testMultiException', EXCEPTIONS, self.test_multi_exception),
             ('testOneway', BASE_TYPES, self.test_oneway),
-        ]
+        ] + ([('secondtestString', BASE_TYPES, self.test_second)] if self.second else [])
 
     def test_void(self):
         self.returns(None, 'testVoid')
@@ -266,6 +273,11 @@ class Suite:
         self.returns(-1, 'testI32', -1)
 
 
+    def test_second(self):
+        for s in ['', 'Test', 'Ünïcödé 日本']:
+            self.returns('testString("%s")' % s, 'secondtestString', s, client=self.second)
+
+
 def brief(value, limit=300):
     """`repr(value)`, cut short: a mebibyte of binary is no message."""
     text = repr(value)
@@ -334,10 +346,12 @@ def recording(protocol_class):
 
 
 def connect(args):
-    """The client, its input protocol, and its transport."""
+    """The client, its input protocol, its transport, and (multiplexed) the
+    SecondService client."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol
-    from thrift.transport import TSocket, TTransport
-    from thrift_test import ThriftTest
+    from thrift.protocol.TMultiplexedProtocol import TMultiplexedProtocol
+    from thrift.transport import THttpClient, TSocket, TTransport
+    from thrift_test import SecondService, ThriftTest
     from thrift.protocol.THeaderProtocol import THeaderProtocol
     from thrift.transport.THeaderTransport import THeaderClientType
 
@@ -351,30 +365,45 @@ def connect(args):
         'compact': TCompactProtocol.TCompactProtocolAccelerated,
         'header': header,
     }
-    transports = {'buffered': TTransport.TBufferedTransport, 'framed': TTransport.TFramedTransport}
-    if args.protocol == 'header' and args.transport != 'buffered':
-        raise Failure('--protocol=header is supported over --transport=buffered only')
-    if args.protocol not in protocols or args.transport not in transports or args.ssl or args.domain_socket:
+    multiplexed = {'multi': 'binary', 'multic': 'compact', 'multih': 'header'}
+    protocol = multiplexed.get(args.protocol, args.protocol)
+    transports = {'buffered': TTransport.TBufferedTransport, 'framed': TTransport.TFramedTransport, 'http': None}
+    if protocol == 'header' and args.transport != 'buffered':
+        raise Failure('--protocol=%s is supported over --transport=buffered only' % args.protocol)
+    if protocol not in protocols or args.transport not in transports or args.ssl or args.domain_socket:
         raise Failure('--protocol=%s --transport=%s%s is not supported by this client'
                       % (args.protocol, args.transport, ' with TLS or a domain socket'
                          if args.ssl or args.domain_socket else ''))
-    sock = TSocket.TSocket(args.host, args.port)
-    sock.setTimeout(CALL_TIMEOUT_MS)
-    transport = transports[args.transport](sock)
-    if args.protocol == 'header':
+    if args.transport == 'http':
+        # Straight to the server, whatever proxy the environment names.
+        for var in ('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'):
+            os.environ.pop(var, None)
+        host = '[%s]' % args.host if ':' in args.host else args.host
+        transport = THttpClient.THttpClient('http://%s:%d/' % (host, args.port))
+        transport.setTimeout(CALL_TIMEOUT_MS)
+    else:
+        sock = TSocket.TSocket(args.host, args.port)
+        sock.setTimeout(CALL_TIMEOUT_MS)
+        transport = transports[args.transport](sock)
+    if protocol == 'header':
         # One THeader protocol object reads and writes: its transport keeps
         # the header state of the exchange.
         iprot = recording_instance(protocols['header'](transport))
         oprot = iprot
     else:
-        iprot = recording(protocols[args.protocol])(transport)
-        oprot = protocols[args.protocol](transport)
+        iprot = recording(protocols[protocol])(transport)
+        oprot = protocols[protocol](transport)
+    second = None
+    if args.protocol in multiplexed:
+        # Calls go out as `Service:method`; replies come back as they are.
+        second = SecondService.Client(iprot, TMultiplexedProtocol(oprot, 'SecondService'))
+        oprot = TMultiplexedProtocol(oprot, 'ThriftTest')
     client = ThriftTest.Client(iprot, oprot)
     try:
         transport.open()
     except Exception as e:
         raise Failure('cannot connect to %s:%d: %s' % (args.host, args.port, e), SETUP)
-    return client, iprot, transport
+    return client, iprot, transport, second
 
 
 def main(argv):
@@ -382,12 +411,13 @@ def main(argv):
     sys.path.insert(0, args.genpydir)
     import thrift_test.ttypes
     import thrift_test.ThriftTest
+    import thrift_test.SecondService  # noqa: F401 (for multiplexed runs)
     try:
-        client, iprot, transport = connect(args)
+        client, iprot, transport, second = connect(args)
     except Failure as e:
         print('cross_client.py: %s' % e)
         return SETUP if e.bits else 1
-    suite = Suite(thrift_test, client, iprot)
+    suite = Suite(thrift_test, client, iprot, second)
     code, passed, failed = 0, 0, 0
     for _ in range(args.testloops):
         for name, bit, test in suite.tests():

@@ -6,16 +6,22 @@ Driven by examples/cross-test/tests/interop.rs, which generates the Python
 code with `thrift --gen py -out GEN idl/thrift_test.thrift` and runs:
 
     cross_server.py --genpydir=GEN --port=N [--host=H]
-                    [--protocol=binary|compact] [--transport=buffered|framed]
+                    [--protocol=binary|compact|header|multi|multic|multih]
+                    [--transport=buffered|framed|http]
                     [--server-type=threaded|simple] [--workers=N]
 
 Options take Apache's forms (`--key=value` or `--key value`); `--workers`
-is accepted and ignored. Uses the C-accelerated protocols. Prints one line
-once it listens; exits 0 on SIGTERM, SIGINT or SIGHUP.
+is accepted and ignored. Uses the C-accelerated protocols. `multi*`
+multiplexes ThriftTest (also the default for unprefixed names) and
+SecondService, as Apache's test server does; `--transport=http` serves
+with THttpServer (HTTP/1.0, a thread per request). Prints one line once
+it listens; exits 0 on SIGTERM, SIGINT or SIGHUP.
 """
 
 import argparse
+import http.server
 import logging
+import socketserver
 import signal
 import sys
 import time
@@ -116,6 +122,19 @@ class Handler:
         time.sleep(max(secondsToSleep, 0) / 3.0)
 
 
+class SecondHandler:
+    """SecondService, multiplexed beside ThriftTest."""
+
+    def secondtestString(self, thing):
+        return 'testString("%s")' % thing
+
+
+class ThreadingHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """A thread per request; daemon threads, so that a stop signal ends
+    the process with requests open."""
+    daemon_threads = True
+
+
 class Stop(BaseException):
     """Raised by the signal handler to leave `serve()`, which catches
     `Exception` but not this."""
@@ -129,9 +148,10 @@ def main(argv):
     args = parse_args(argv)
     sys.path.insert(0, args.genpydir)
     from thrift.protocol import TBinaryProtocol, TCompactProtocol
-    from thrift.server import TServer
+    from thrift.TMultiplexedProcessor import TMultiplexedProcessor
+    from thrift.server import THttpServer, TServer
     from thrift.transport import TSocket, TTransport
-    from thrift_test import ThriftTest, ttypes
+    from thrift_test import SecondService, ThriftTest, ttypes
 
     from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
     from thrift.transport.THeaderTransport import THeaderClientType
@@ -141,9 +161,13 @@ def main(argv):
         'compact': TCompactProtocol.TCompactProtocolAcceleratedFactory,
         'header': lambda: THeaderProtocolFactory(allowed_client_types=[THeaderClientType.HEADERS]),
     }
-    transports = {'buffered': TTransport.TBufferedTransportFactory, 'framed': TTransport.TFramedTransportFactory}
+    multiplexed = {'multi': 'binary', 'multic': 'compact', 'multih': 'header'}
+    protocol = multiplexed.get(args.protocol, args.protocol)
+    transports = {'buffered': TTransport.TBufferedTransportFactory, 'framed': TTransport.TFramedTransportFactory,
+                  'http': None}
     servers = {'simple': TServer.TSimpleServer, 'threaded': TServer.TThreadedServer}
-    if args.protocol not in protocols or args.transport not in transports or args.server_type not in servers:
+    if (protocol not in protocols or args.transport not in transports or args.server_type not in servers
+            or (protocol == 'header' and args.transport == 'http')):
         print('cross_server.py: --protocol=%s --transport=%s --server-type=%s is not supported by this server'
               % (args.protocol, args.transport, args.server_type), file=sys.stderr)
         return 1
@@ -154,13 +178,28 @@ def main(argv):
         signal.signal(signum, stop)
 
     processor = ThriftTest.Processor(Handler(ttypes))
-    server_socket = TSocket.TServerSocket(host=args.host, port=args.port)
-    factories = (transports[args.transport](), protocols[args.protocol]())
-    if args.server_type == 'threaded':
-        # Daemon threads: a stop signal ends the process with connections open.
-        server = TServer.TThreadedServer(processor, server_socket, *factories, daemon=True)
+    if args.protocol in multiplexed:
+        mux = TMultiplexedProcessor()
+        mux.registerDefault(processor)
+        mux.registerProcessor('ThriftTest', processor)
+        mux.registerProcessor('SecondService', SecondService.Processor(SecondHandler()))
+        processor = mux
+    if args.transport == 'http':
+        # THttpServer binds at construction: an address in use ends here.
+        try:
+            server = THttpServer.THttpServer(processor, (args.host or '', args.port), protocols[protocol](),
+                                             server_class=ThreadingHTTPServer)
+        except OSError as e:
+            print('cross_server.py: %s' % e, file=sys.stderr)
+            return 1
     else:
-        server = TServer.TSimpleServer(processor, server_socket, *factories)
+        server_socket = TSocket.TServerSocket(host=args.host, port=args.port)
+        factories = (transports[args.transport](), protocols[protocol]())
+        if args.server_type == 'threaded':
+            # Daemon threads: a stop signal ends the process with connections open.
+            server = TServer.TThreadedServer(processor, server_socket, *factories, daemon=True)
+        else:
+            server = TServer.TSimpleServer(processor, server_socket, *factories)
     print('cross_server.py: serving ThriftTest on port %d (%s, %s, %s)'
           % (args.port, args.protocol, args.transport, args.server_type), flush=True)
     try:

@@ -4,9 +4,12 @@
 //! from a build script) targets this crate, through [`codegen`]. It holds:
 //!
 //! - the binary and compact codecs ([`codec`]);
-//! - framed, buffered and THeader transports ([`MessageCodec`], [`Framing`]);
+//! - framed, buffered and THeader transports ([`MessageCodec`], [`Framing`]),
+//!   and Thrift over HTTP (feature `http`);
 //! - the tokio [`Server`] (with [`Service`]/[`Layer`] middleware, see
-//!   [`layer`]) and the client [`Channel`];
+//!   [`layer`], and [`Multiplexer`] for several services on one server) and
+//!   the client [`Channel`]; HTTP and THeader headers reach handlers
+//!   through [`CallContext::header`];
 //! - the exactly-once engine for one service ([`Engine`], [`Ctx`],
 //!   [`Collector`]) over the [`Store`] trait, with [`MemoryStore`] and
 //!   (feature `sled`, on by default) the durable, group-committing
@@ -37,7 +40,7 @@ pub use exactly_once::{
     StepKind, StepValue, SystemClock, Tx, TxError, TxInterrupt,
 };
 pub use protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
-pub use server::{Server, ServerBuilder};
+pub use server::{Multiplexer, Server, ServerBuilder};
 pub use service::{
     CallContext, Dispatch, DispatchService, Identity, Incoming, Layer, MethodKind, Service, Stack, exception_for,
 };

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
@@ -24,13 +25,33 @@ pub struct CallContext {
     seq: i32,
     peer: Option<SocketAddr>,
     protocol: ProtocolKind,
-    meta: Option<std::sync::Arc<crate::exactly_once::CallerMeta>>,
+    /// The `Service:` prefix of a multiplexed call.
+    service: Option<String>,
+    /// HTTP headers or THeader info headers; `None` (no allocation) for
+    /// the transports that carry none.
+    headers: Option<Arc<[(String, String)]>>,
+    /// Exactly-once metadata the caller sent (envelope or headers).
+    meta: Option<Arc<crate::exactly_once::CallerMeta>>,
 }
 
 impl CallContext {
     /// A context for a call of `method` (without any `Service:` prefix).
     pub fn new(method: impl Into<String>, seq: i32, peer: Option<SocketAddr>, protocol: ProtocolKind) -> CallContext {
-        CallContext { method: method.into(), seq, peer, protocol, meta: None }
+        CallContext { method: method.into(), seq, peer, protocol, service: None, headers: None, meta: None }
+    }
+
+    /// The same context for a call multiplexed to `service` (Apache's
+    /// `TMultiplexedProtocol` sends `service:method`).
+    pub fn with_service(mut self, service: impl Into<String>) -> CallContext {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// The same context with these headers (name, value), in arrival order.
+    pub fn with_headers(mut self, headers: impl IntoIterator<Item = (String, String)>) -> CallContext {
+        let headers: Vec<_> = headers.into_iter().collect();
+        self.headers = (!headers.is_empty()).then(|| headers.into());
+        self
     }
 
     /// This context with a complete call id and its metadata (spec §2.1),
@@ -41,7 +62,7 @@ impl CallContext {
 
     /// This context with the exactly-once metadata the caller sent.
     pub fn with_caller_meta(mut self, meta: crate::exactly_once::CallerMeta) -> CallContext {
-        self.meta = Some(std::sync::Arc::new(meta));
+        self.meta = Some(Arc::new(meta));
         self
     }
 
@@ -57,6 +78,12 @@ impl CallContext {
         &self.method
     }
 
+    /// The service named by a multiplexed call (`ThriftTest` for
+    /// `ThriftTest:testVoid`); `None` for a plain call.
+    pub fn service(&self) -> Option<&str> {
+        self.service.as_deref()
+    }
+
     /// The client's sequence id.
     pub fn seq(&self) -> i32 {
         self.seq
@@ -70,6 +97,30 @@ impl CallContext {
     /// The protocol of the call.
     pub fn protocol(&self) -> ProtocolKind {
         self.protocol
+    }
+
+    /// The first value of the header `name`: an HTTP request header (such
+    /// as `X-Call-Id`) for a call over HTTP, an info header (such as
+    /// `mu2sls-call-id`) for a call in a THeader frame. Names compare
+    /// ASCII-case-insensitively, as in HTTP. Framed and buffered calls
+    /// carry no headers.
+    ///
+    /// ```
+    /// use mu2sls::{CallContext, ProtocolKind};
+    ///
+    /// let cx = CallContext::new("ping", 1, None, ProtocolKind::Binary)
+    ///     .with_headers([("x-call-id".to_string(), "svc.ping:k1".to_string())]);
+    /// assert_eq!(cx.header("X-Call-Id"), Some("svc.ping:k1"));
+    /// assert_eq!(cx.header("x-mu2sls-caller"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Every header of the call (name, value), in arrival order; see
+    /// [`CallContext::header`].
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().flat_map(|h| h.iter()).map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
@@ -88,6 +139,15 @@ pub trait Dispatch: Send + Sync + 'static {
     /// Whether `method` exists, and whether it is `oneway`.
     fn method_kind(&self, method: &str) -> Option<MethodKind>;
 
+    /// Whether `method` of `service` (the prefix of a multiplexed call,
+    /// `None` for a plain one) exists, and whether it is `oneway`. The
+    /// server asks this one. A single service serves its methods under any
+    /// prefix, as before multiplexing; [`crate::Multiplexer`] routes by it.
+    fn route_kind(&self, service: Option<&str>, method: &str) -> Option<MethodKind> {
+        let _ = service;
+        self.method_kind(method)
+    }
+
     /// Serves one call. `frame` is the whole request message and its
     /// arguments start at `args_at`. Returns the whole reply message, or
     /// `None` for a oneway call.
@@ -97,6 +157,27 @@ pub trait Dispatch: Send + Sync + 'static {
         frame: Bytes,
         args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send;
+}
+
+/// A shared dispatcher dispatches as itself (to serve one handler under
+/// several names of a [`crate::Multiplexer`], say).
+impl<D: Dispatch> Dispatch for Arc<D> {
+    fn method_kind(&self, method: &str) -> Option<MethodKind> {
+        (**self).method_kind(method)
+    }
+
+    fn route_kind(&self, service: Option<&str>, method: &str) -> Option<MethodKind> {
+        (**self).route_kind(service, method)
+    }
+
+    fn dispatch<P: Protocol>(
+        &self,
+        cx: CallContext,
+        frame: Bytes,
+        args_at: usize,
+    ) -> impl Future<Output = Option<Bytes>> + Send {
+        (**self).dispatch::<P>(cx, frame, args_at)
+    }
 }
 
 /// One middleware step: handles a request with a context, possibly by
@@ -179,12 +260,12 @@ impl Incoming {
 /// monomorphised for the call's protocol.
 #[derive(Debug)]
 pub struct DispatchService<D> {
-    dispatch: std::sync::Arc<D>,
+    dispatch: Arc<D>,
 }
 
 impl<D> DispatchService<D> {
     /// Serves calls with `dispatch`.
-    pub fn new(dispatch: std::sync::Arc<D>) -> Self {
+    pub fn new(dispatch: Arc<D>) -> Self {
         DispatchService { dispatch }
     }
 }

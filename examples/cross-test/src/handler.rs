@@ -8,8 +8,8 @@ use mu2sls::{CallContext, NoException, ServiceError};
 
 use crate::expected::{insanity_result, map_map_result, multi_exception_outcome, multi_result};
 use crate::generated::thrift_test::{
-    Insanity, Numberz, ThriftTest, ThriftTestTestExceptionException, ThriftTestTestMultiExceptionException, UserId,
-    Xception, Xtruct, Xtruct2,
+    Insanity, Numberz, SecondService, ThriftTest, ThriftTestTestExceptionException,
+    ThriftTestTestMultiExceptionException, UserId, Xception, Xtruct, Xtruct2,
 };
 
 /// Implements `ThriftTest` with the semantics every cross-test server
@@ -142,4 +142,20 @@ impl ThriftTest for TestHandler {
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         Ok(())
     }
+}
+
+/// Implements `SecondService`, multiplexed beside `ThriftTest` for
+/// `--protocol=multi*`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SecondHandler;
+
+impl SecondService for SecondHandler {
+    async fn secondtest_string(&self, _: &CallContext, thing: String) -> Answer<String> {
+        Ok(second_test_string(&thing))
+    }
+}
+
+/// What `secondtestString(thing)` returns: `testString("<thing>")`.
+pub fn second_test_string(thing: &str) -> String {
+    format!("testString(\"{thing}\")")
 }

@@ -6,7 +6,8 @@
 //! cross-test runner and its clients and servers in other languages can
 //! drive them:
 //!
-//! - `cross-server`: serves [`TestHandler`] until SIGTERM, SIGINT or SIGHUP.
+//! - `cross-server`: serves [`TestHandler`] (and, multiplexed,
+//!   [`SecondHandler`]) until SIGTERM, SIGINT or SIGHUP.
 //! - `cross-client`: runs [`run_suite`] against a server and exits with
 //!   Apache's failure bits ([`Summary::exit_code`]).
 //!
@@ -26,6 +27,6 @@ pub mod generated {
 }
 
 pub use expected::{insanity_result, map_map_result, multi_exception_outcome, multi_result};
-pub use handler::TestHandler;
+pub use handler::{SecondHandler, TestHandler, second_test_string};
 pub use options::{ClientOptions, ProtocolOption, ServerOptions, TransportOption, Unsupported, Wire};
-pub use suite::{Category, Failure, Outcome, Summary, run_suite};
+pub use suite::{Category, Failure, Outcome, Summary, run_second_service, run_suite};

@@ -88,26 +88,40 @@ impl Wire {
         if self.domain_socket.is_some() || self.abstract_namespace {
             return Err(Unsupported("--domain-socket".into()));
         }
-        if self.protocol == ProtocolOption::Header {
+        if matches!(self.protocol, ProtocolOption::Header | ProtocolOption::Multih) {
             // THeader frames its messages itself; Apache's Python stacks it
             // on `--transport` (a frame inside a frame for `framed`), which
             // only the buffered transport matches here.
             return match self.transport {
                 TransportOption::Buffered => Ok((Framing::Header, ProtocolKind::Binary)),
-                other => Err(Unsupported(format!("--protocol=header with --transport={}", value_name(other)))),
+                other => Err(Unsupported(format!(
+                    "--protocol={} with --transport={}",
+                    value_name(self.protocol),
+                    value_name(other)
+                ))),
             };
         }
         let protocol = match self.protocol {
-            ProtocolOption::Binary => ProtocolKind::Binary,
-            ProtocolOption::Compact => ProtocolKind::Compact,
+            ProtocolOption::Binary | ProtocolOption::Multi => ProtocolKind::Binary,
+            ProtocolOption::Compact | ProtocolOption::Multic => ProtocolKind::Compact,
             other => return Err(Unsupported(format!("--protocol={}", value_name(other)))),
         };
         let framing = match self.transport {
             TransportOption::Buffered => Framing::Buffered,
             TransportOption::Framed => Framing::Framed,
+            TransportOption::Http => Framing::Http,
             other => return Err(Unsupported(format!("--transport={}", value_name(other)))),
         };
         Ok((framing, protocol))
+    }
+
+    /// Whether the services are multiplexed (`--protocol=multi*`): served
+    /// and called as `ThriftTest` and `SecondService`.
+    pub fn multiplexed(&self) -> bool {
+        matches!(
+            self.protocol,
+            ProtocolOption::Multi | ProtocolOption::Multic | ProtocolOption::Multih | ProtocolOption::Multij
+        )
     }
 }
 
@@ -199,7 +213,32 @@ mod tests {
             o.wire.resolve().unwrap_err().to_string(),
             "--protocol=header with --transport=framed is not supported yet"
         );
-        let o = ClientOptions::parse_from(["cross-client", "--transport", "http"]);
-        assert_eq!(o.wire.resolve().unwrap_err().to_string(), "--transport=http is not supported yet");
+        let o = ClientOptions::parse_from(["cross-client", "--transport", "zlib"]);
+        assert_eq!(o.wire.resolve().unwrap_err().to_string(), "--transport=zlib is not supported yet");
+        let o = ClientOptions::parse_from(["cross-client", "--protocol=multij"]);
+        assert_eq!(o.wire.resolve().unwrap_err().to_string(), "--protocol=multij is not supported yet");
+        let o = ClientOptions::parse_from(["cross-client", "--protocol=multih", "--transport", "http"]);
+        assert_eq!(
+            o.wire.resolve().unwrap_err().to_string(),
+            "--protocol=multih with --transport=http is not supported yet"
+        );
+    }
+
+    #[test]
+    fn http_and_multiplexed_resolve() {
+        let o = ClientOptions::parse_from(["cross-client", "--transport=http", "--protocol", "compact"]);
+        assert_eq!(o.wire.resolve(), Ok((Framing::Http, ProtocolKind::Compact)));
+        assert!(!o.wire.multiplexed());
+        for (option, framing, protocol) in [
+            ("multi", Framing::Buffered, ProtocolKind::Binary),
+            ("multic", Framing::Buffered, ProtocolKind::Compact),
+            ("multih", Framing::Header, ProtocolKind::Binary),
+        ] {
+            let o = ServerOptions::parse_from(["cross-server", "--protocol", option]);
+            assert_eq!(o.wire.resolve(), Ok((framing, protocol)), "{option}");
+            assert!(o.wire.multiplexed(), "{option}");
+        }
+        let o = ServerOptions::parse_from(["cross-server", "--protocol=multic", "--transport=http"]);
+        assert_eq!(o.wire.resolve(), Ok((Framing::Http, ProtocolKind::Compact)));
     }
 }

@@ -9,7 +9,8 @@ use mu2sls::{CallError, TransportError};
 
 use crate::expected::{insanity_result, map_map_result, multi_exception_outcome, multi_result};
 use crate::generated::thrift_test::{
-    Insanity, Numberz, ThriftTestClient, ThriftTestTestExceptionException, Xception, Xtruct, Xtruct2,
+    Insanity, Numberz, SecondServiceClient, ThriftTestClient, ThriftTestTestExceptionException, Xception, Xtruct,
+    Xtruct2,
 };
 
 /// The groups of Apache's exit code (`test/README.md`): each failed test
@@ -144,6 +145,20 @@ pub async fn run_suite(client: &ThriftTestClient, mut report: impl FnMut(Outcome
     record("testException", Exceptions, test_exception(client).await);
     record("testMultiException", Exceptions, test_multi_exception(client).await);
     record("testOneway", BaseTypes, test_oneway(client).await);
+}
+
+/// Runs the test of `SecondService` (multiplexed beside `ThriftTest`,
+/// `--protocol=multi*`) against `client`.
+pub async fn run_second_service(client: &SecondServiceClient, mut report: impl FnMut(Outcome)) {
+    report(Outcome { name: "secondtestString", category: Category::BaseTypes, result: test_second(client).await });
+}
+
+async fn test_second(c: &SecondServiceClient) -> Check {
+    for s in ["", "Test", "Ünïcödé 日本"] {
+        let want = crate::handler::second_test_string(s);
+        returns(format!("secondtestString({s:?})"), &want, c.secondtest_string(s).await)?;
+    }
+    Ok(())
 }
 
 /// A failed call: transport trouble keeps its own kind, anything else is

@@ -1,7 +1,9 @@
 //! The cross-test binaries against each other and against Apache's Python
 //! library (Debian's `python3-thrift` 0.17, through `tests/py/cross_client.py`
 //! and `tests/py/cross_server.py`), as separate processes over loopback TCP:
-//! binary and compact, framed and buffered, each side as server and client.
+//! binary and compact over framed, buffered and HTTP, THeader, and the
+//! multiplexed `multi`, `multic` and `multih`, each side as server and
+//! client.
 //!
 //! A server gets a free port (bind to port 0, release, pass it on; another
 //! port if the server cannot bind it), is ready once a TCP connect succeeds
@@ -17,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -35,15 +37,26 @@ const THRIFT: &str = "/usr/bin/thrift";
 const PYTHON: &str = "/usr/bin/python3";
 
 /// Every protocol and transport both sides speak.
-const MATRIX: [(&str, &str); 5] = [
+const MATRIX: [(&str, &str); 11] = [
     ("binary", "framed"),
     ("binary", "buffered"),
     ("compact", "framed"),
     ("compact", "buffered"),
     ("header", "buffered"),
+    ("binary", "http"),
+    ("compact", "http"),
+    ("multi", "buffered"),
+    ("multic", "framed"),
+    ("multih", "buffered"),
+    ("multi", "http"),
 ];
 /// Tests per run of the suite, on either client.
 const SUITE_LEN: usize = 22;
+
+/// Tests per run with `protocol`: multiplexed runs add SecondService's.
+fn suite_len(protocol: &str) -> usize {
+    if protocol.starts_with("multi") { SUITE_LEN + 1 } else { SUITE_LEN }
+}
 
 /// Bounds: connect attempts (and the pause between them) before a server
 /// counts as not starting; ports tried; how long a client run or a
@@ -274,7 +287,7 @@ fn matrix(ws: &Workspace, client: Side, server: Side) -> Vec<String> {
         let (status, output) =
             run_client(ws, &mut cmd, &format!("{client:?}-client-{protocol}-{transport}-{}", running.port));
         let summary = output.lines().last().unwrap_or_default();
-        let passed = status.success() && summary.ends_with(&format!(": {SUITE_LEN} passed, 0 failed"));
+        let passed = status.success() && summary.ends_with(&format!(": {} passed, 0 failed", suite_len(protocol)));
         let server_logs = running.logs();
         let stopped = running.stop("TERM");
         if !passed || !stopped.success() {
@@ -343,6 +356,40 @@ fn server_survives_probes_and_stops_cleanly_on_each_signal() {
     }
 }
 
+/// Sends `request` on a new connection to `port` and returns the whole
+/// answer (the server closes the connection after an HTTP/1.0 answer).
+fn http_exchange(port: u16, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("the server stopped accepting");
+    stream.set_read_timeout(Some(CLIENT_LIMIT)).expect("cannot set a read timeout");
+    stream.write_all(request).expect("cannot write to the server");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("no answer before the read timeout");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn http_requests_that_are_no_thrift_call_get_a_4xx_and_the_server_keeps_serving() {
+    let ws = Workspace::without_python();
+    // Multiplexed, so that plain and multiplexed clients are both served.
+    let server = start_server(&ws, Side::Ours, "multi", "http");
+    let cases: [(&[u8], &str); 3] = [
+        (b"GET / HTTP/1.0\r\n\r\n", "HTTP/1.0 405 "),
+        (b"POST / HTTP/1.0\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.0 415 "),
+        (b"POST / HTTP/1.0\r\nContent-Type: application/x-thrift\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.0 400 "),
+    ];
+    for (request, status) in cases {
+        let answer = http_exchange(server.port, request);
+        assert!(answer.starts_with(status), "{status}expected, got:\n{answer}\n{}", server.logs());
+    }
+    for protocol in ["binary", "multic"] {
+        let mut cmd = ws.command(Side::Ours, "client", server.port, protocol, "http");
+        let (status, output) = run_client(&ws, &mut cmd, &format!("after-bad-http-{protocol}"));
+        assert!(status.success(), "the client failed after refused requests ({status}):\n{output}\n{}", server.logs());
+    }
+    let stopped = server.stop("TERM");
+    assert!(stopped.success(), "SIGTERM must stop the server with exit code 0, got {stopped}");
+}
+
 #[test]
 fn client_without_a_server_fails_every_test_with_the_setup_bit() {
     let ws = Workspace::without_python();
@@ -358,10 +405,10 @@ fn client_without_a_server_fails_every_test_with_the_setup_bit() {
 #[test]
 fn unsupported_protocols_and_transports_are_refused_by_name() {
     let cases = [
-        (CROSS_SERVER, "--protocol=multih", "--protocol=multih is not supported yet"),
-        (CROSS_SERVER, "--transport=http", "--transport=http is not supported yet"),
-        (CROSS_CLIENT, "--protocol=multi", "--protocol=multi is not supported yet"),
-        (CROSS_CLIENT, "--transport=http", "--transport=http is not supported yet"),
+        (CROSS_SERVER, "--protocol=multij", "--protocol=multij is not supported yet"),
+        (CROSS_SERVER, "--transport=zlib", "--transport=zlib is not supported yet"),
+        (CROSS_CLIENT, "--protocol=json", "--protocol=json is not supported yet"),
+        (CROSS_CLIENT, "--transport=zlib", "--transport=zlib is not supported yet"),
     ];
     for (binary, option, message) in cases {
         let out = Command::new(binary).arg(option).arg(format!("--port={}", free_port())).output().unwrap();

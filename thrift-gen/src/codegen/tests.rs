@@ -571,6 +571,16 @@ mod services {
     async fn header_compact() {
         exercise(Framing::Header, ProtocolKind::Compact).await;
     }
+
+    #[tokio::test]
+    async fn http_binary() {
+        exercise(Framing::Http, ProtocolKind::Binary).await;
+    }
+
+    #[tokio::test]
+    async fn http_compact() {
+        exercise(Framing::Http, ProtocolKind::Compact).await;
+    }
 }
 
 #[test]

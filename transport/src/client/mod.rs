@@ -8,6 +8,7 @@
 //! waiting on it and is re-established by the next call. Calls are never
 //! retried here: whether a retry is safe is for a layer above to decide.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,8 @@ use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::encode_message;
 use crate::transport::{FrameError, Framing, MessageCodec, ProtocolKind};
 
+#[cfg(feature = "http")]
+mod http;
 mod pool;
 
 /// Why a call got no reply. Whether the server ran it is unknown unless
@@ -49,12 +52,23 @@ pub enum TransportError {
     /// The reply is not a valid Thrift message, or not the one expected.
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// Over HTTP: the server answered with another status than 200 OK
+    /// (a 4xx says it did not run the call).
+    #[error("HTTP status {status}: {message}")]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// The start of the answer's body (servers put the reason there).
+        message: String,
+    },
 }
 
 impl TransportError {
-    /// Whether the call certainly did not reach the server (safe to retry).
+    /// Whether the call certainly did not reach the server's handler (safe
+    /// to retry): it was never sent, or an HTTP server refused it with a
+    /// 4xx (a Thrift server answers every call it runs with a 200).
     pub fn is_not_executed(&self) -> bool {
-        matches!(self, TransportError::Connect { .. })
+        matches!(self, TransportError::Connect { .. } | TransportError::HttpStatus { status: 400..=499, .. })
     }
 }
 
@@ -122,6 +136,8 @@ pub struct ChannelBuilder {
     timeout: Duration,
     max_frame: usize,
     connections: usize,
+    service: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 impl ChannelBuilder {
@@ -166,10 +182,38 @@ impl ChannelBuilder {
         self
     }
 
+    /// Calls a service multiplexed as `name` (Apache's
+    /// `TMultiplexedProtocol`): method names go out as `name:method`.
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self
+    }
+
+    /// A header sent with every call: an HTTP request header with
+    /// [`Framing::Http`], an info header with [`Framing::Header`]. Framed
+    /// and buffered messages have no room for headers. Servers show them
+    /// to handlers as [`crate::CallContext::header`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// The channel. It connects on first use.
     pub fn build(self) -> Channel {
         let pool = pool::Pool::new(self.connections);
-        Channel { inner: Arc::new(Inner { config: self, seq: AtomicI32::new(0), pool }), key: None }
+        #[cfg(feature = "http")]
+        let http =
+            (self.framing == Framing::Http).then(|| http::HttpCaller::new(&self.addr, &self.headers, self.max_frame));
+        Channel {
+            inner: Arc::new(Inner {
+                #[cfg(feature = "http")]
+                http,
+                config: self,
+                seq: AtomicI32::new(0),
+                pool,
+            }),
+            key: None,
+        }
     }
 }
 
@@ -194,6 +238,9 @@ struct Inner {
     config: ChannelBuilder,
     seq: AtomicI32,
     pool: pool::Pool,
+    /// Set for [`Framing::Http`]: calls are posted, not sent on the pool.
+    #[cfg(feature = "http")]
+    http: Option<http::HttpCaller>,
 }
 
 type Waiters = Arc<Mutex<Option<HashMap<i32, oneshot::Sender<Bytes>>>>>;
@@ -225,6 +272,8 @@ impl Channel {
             timeout: Duration::from_secs(30),
             max_frame: 16_384_000,
             connections: 1,
+            service: None,
+            headers: Vec::new(),
         }
     }
 
@@ -278,7 +327,8 @@ impl Channel {
             .await
             .map_err(|source| TransportError::Connect { addr: cfg.addr.clone(), source })?;
         let _ = stream.set_nodelay(true);
-        let framed = Framed::new(stream, MessageCodec::new(cfg.framing, cfg.protocol, cfg.max_frame));
+        let codec = MessageCodec::new(cfg.framing, cfg.protocol, cfg.max_frame).with_info_headers(cfg.headers.clone());
+        let framed = Framed::new(stream, codec);
         let (sink, stream) = framed.split();
         let (tx, rx) = mpsc::channel::<Bytes>(1024);
         let waiters: Waiters = Arc::new(Mutex::new(Some(HashMap::new())));
@@ -293,7 +343,12 @@ impl Channel {
     /// for its reply.
     pub async fn call<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
         let seq = self.next_seq();
-        let message = self.encode(method, MessageType::Call, seq, args);
+        let message = self.encode(&self.wire_name(method), MessageType::Call, seq, args);
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.inner.http {
+            let frame = http.post(message, false, self.inner.config.timeout).await?;
+            return self.reply(frame, method, seq);
+        }
         let lease = self.inner.pool.lease();
         let conn = self.connection(lease.slot).await?;
         let frame = self.exchange(&conn, seq, message).await?;
@@ -328,7 +383,11 @@ impl Channel {
     /// Sends a oneway call; returns once it is handed to the connection.
     pub async fn call_oneway<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<(), TransportError> {
         let seq = self.next_seq();
-        let message = self.encode(method, MessageType::Oneway, seq, args);
+        let message = self.encode(&self.wire_name(method), MessageType::Oneway, seq, args);
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.inner.http {
+            return http.post(message, true, self.inner.config.timeout).await.map(drop);
+        }
         let conn = self.connection(self.inner.pool.lease().slot).await?;
         conn.outgoing.send(message).await.map_err(|_| TransportError::Closed("connection closed".into()))
     }
@@ -343,7 +402,15 @@ impl Channel {
         let (header, body_at) = self.read_header(&message).map_err(bad)?;
         let seq = self.next_seq();
         let body = message.slice(body_at..);
-        let outgoing = self.encode(&header.name, header.kind, seq, &RawBody(&body));
+        let name =
+            if header.name.contains(':') { Cow::Borrowed(header.name.as_str()) } else { self.wire_name(&header.name) };
+        let outgoing = self.encode(&name, header.kind, seq, &RawBody(&body));
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.inner.http {
+            let oneway = header.kind == MessageType::Oneway;
+            let frame = http.post(outgoing, oneway, self.inner.config.timeout).await?;
+            return if oneway { Ok(None) } else { self.with_seq(&frame, header.seq).map(Some) };
+        }
         let lease = self.inner.pool.lease();
         let conn = self.connection(lease.slot).await?;
         if header.kind == MessageType::Oneway {
@@ -351,9 +418,23 @@ impl Channel {
             return Ok(None);
         }
         let frame = self.exchange(&conn, seq, outgoing).await?;
-        let (reply, reply_at) = self.read_header(&frame).map_err(|e| TransportError::BadReply(e.to_string()))?;
+        self.with_seq(&frame, header.seq).map(Some)
+    }
+
+    /// `frame` with its sequence id replaced by `seq`.
+    fn with_seq(&self, frame: &Bytes, seq: i32) -> Result<Bytes, TransportError> {
+        let (reply, reply_at) = self.read_header(frame).map_err(|e| TransportError::BadReply(e.to_string()))?;
         let reply_body = frame.slice(reply_at..);
-        Ok(Some(self.encode(&reply.name, reply.kind, header.seq, &RawBody(&reply_body))))
+        Ok(self.encode(&reply.name, reply.kind, seq, &RawBody(&reply_body)))
+    }
+
+    /// `method` as it goes on the wire: `service:method` for a channel to
+    /// a multiplexed service.
+    fn wire_name<'a>(&self, method: &'a str) -> Cow<'a, str> {
+        match &self.inner.config.service {
+            Some(service) => Cow::Owned(format!("{service}:{method}")),
+            None => Cow::Borrowed(method),
+        }
     }
 
     fn read_header(&self, frame: &Bytes) -> Result<(MessageHeader, usize), DecodeError> {

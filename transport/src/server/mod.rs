@@ -37,8 +37,15 @@ use crate::service::{
 };
 use crate::transport::{MessageCodec, ProtocolKind, Sniffed, sniff};
 
+#[cfg(feature = "http")]
+mod http;
+mod multiplex;
+#[cfg(test)]
+mod robustness;
 /// The pause after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+pub use multiplex::Multiplexer;
 
 /// What a server enforces, shared by its connection tasks.
 #[derive(Clone, Debug)]
@@ -259,6 +266,8 @@ where
         Some(Sniffed::Thrift(f, p)) => (f, p),
         // An empty probe connection (load balancers, test runners).
         None => return Ok(()),
+        #[cfg(feature = "http")]
+        Some(Sniffed::Http) => return http::serve_connection(stream, buf, peer, calls, config, stop).await,
         Some(other) => {
             match announced_frame(&buf) {
                 Some(size) if size > config.max_frame => {
@@ -304,18 +313,22 @@ where
             // Detached oneway calls count too: a stream of them must not
             // spawn tasks without bound.
             frame = framed.next(), if reading && in_flight.len() + oneway.len() < config.max_in_flight => match frame {
-                Some(Ok(frame)) => match is_oneway::<P, D>(&calls.dispatch, &frame) {
-                    Ok(true) if config.detach_oneway => {
-                        oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer).in_current_span());
+                Some(Ok(frame)) => {
+                    // THeader info headers travel with their frame.
+                    let headers = framed.codec_mut().take_info_headers();
+                    match is_oneway::<P, D>(&calls.dispatch, &frame) {
+                        Ok(true) if config.detach_oneway => {
+                            oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer, headers).in_current_span());
+                        }
+                        Ok(_) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer, headers)),
+                        Err(e) => {
+                            // No name or sequence id to answer with, and a peer
+                            // that speaks something else: close, as Apache does.
+                            warn!(error = %e, "undecodable message header; closing after the calls in flight");
+                            reading = false;
+                        }
                     }
-                    Ok(_) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer)),
-                    Err(e) => {
-                        // No name or sequence id to answer with, and a peer
-                        // that speaks something else: close, as Apache does.
-                        warn!(error = %e, "undecodable message header; closing after the calls in flight");
-                        reading = false;
-                    }
-                },
+                }
                 Some(Err(crate::transport::FrameError::Io(e))) => {
                     debug!(error = %e, "cannot read a message; closing after the calls in flight");
                     reading = false;
@@ -374,8 +387,8 @@ fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> Result<bo
         _ => 0,
     };
     let h = Reader::<P>::new(&frame.slice(at..)).message_begin()?;
-    let method = h.name.rsplit_once(':').map_or(h.name.as_str(), |(_, m)| m);
-    Ok(h.kind == MessageType::Oneway || dispatch.method_kind(method) == Some(MethodKind::Oneway))
+    let (service, method) = split_name(&h.name);
+    Ok(h.kind == MessageType::Oneway || dispatch.route_kind(service, method) == Some(MethodKind::Oneway))
 }
 
 /// The length a framed transport's first four bytes announce, when they
@@ -389,10 +402,24 @@ fn announced_frame(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// A message name's `Service:` prefix (Apache's `TMultiplexedProtocol`;
+/// the first colon ends it, as in Apache's processors) and method.
+fn split_name(name: &str) -> (Option<&str>, &str) {
+    match name.split_once(':') {
+        Some((service, method)) => (Some(service), method),
+        None => (None, name),
+    }
+}
+
 /// Serves one request message; the reply message, or `None` for oneway.
 /// Every call is logged in a span with its method, sequence id, peer,
 /// protocol, and, once served, its status and duration.
-async fn handle<P, D, S>(calls: Calls<D, S>, frame: Bytes, peer: SocketAddr) -> Option<Bytes>
+async fn handle<P, D, S>(
+    calls: Calls<D, S>,
+    frame: Bytes,
+    peer: SocketAddr,
+    headers: Vec<(String, String)>,
+) -> Option<Bytes>
 where
     P: Protocol,
     D: Dispatch,
@@ -412,9 +439,13 @@ where
         }
     };
     let args_at = r.position();
-    // Multiplexed clients send `Service:method`; replies carry the method.
-    let method = header.name.rsplit_once(':').map_or(header.name.as_str(), |(_, m)| m).to_string();
-    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND);
+    // Multiplexed clients send `Service:method`; replies carry the method,
+    // as Apache's multiplexed processors write them.
+    let (service, method) = split_name(&header.name);
+    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND).with_headers(headers);
+    if let Some(service) = service {
+        cx = cx.with_service(service);
+    }
     match meta {
         Ok(Some(meta)) => cx = cx.with_caller_meta(meta),
         Ok(None) => {}
@@ -430,6 +461,7 @@ where
     let span = info_span!(
         "call",
         method = cx.method(),
+        service = cx.service().unwrap_or(""),
         seq = cx.seq(),
         %peer,
         protocol = ?P::KIND,
@@ -468,10 +500,13 @@ where
         );
         return (Some(exception_reply::<P>(cx, &e)), "invalid message type");
     }
-    let Some(method_kind) = calls.dispatch.method_kind(cx.method()) else {
+    let Some(method_kind) = calls.dispatch.route_kind(cx.service(), cx.method()) else {
         let e = ApplicationException::new(
             ApplicationExceptionKind::UNKNOWN_METHOD,
-            format!("unknown method `{}`", cx.method()),
+            match cx.service() {
+                Some(service) => format!("unknown method `{service}:{}`", cx.method()),
+                None => format!("unknown method `{}`", cx.method()),
+            },
         );
         return (Some(exception_reply::<P>(cx, &e)), "unknown method");
     };

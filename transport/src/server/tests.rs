@@ -1,518 +1,291 @@
-//! The server under hostile and careless peers: malformed and oversized
-//! frames, slow writers and readers, half-closed connections, floods and
-//! empty probes. Each attack runs beside a healthy client, which must keep
-//! getting well-formed replies.
-//!
-//! Time is tokio's paused clock: idle timeouts fire when every task waits,
-//! so no test sleeps to synchronise or measures a duration.
+//! The server with hand-written dispatchers, against the client: headers
+//! reaching the call context, multiplexing, and (feature `http`) Thrift
+//! over HTTP, also from a raw socket.
 
-use std::io::ErrorKind;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-use super::*;
-use crate::client::Channel;
-use crate::service::{decode_args, encode_message};
-use crate::transport::Framing;
+use crate::client::{CallError, Channel};
+use crate::codec::Protocol;
+use crate::protocol::{ApplicationException, ApplicationExceptionKind};
+use crate::service::{CallContext, Dispatch, MethodKind, reply};
+use crate::transport::{Framing, ProtocolKind};
+use crate::{Multiplexer, Server};
 
-/// Long enough that only a hung server reaches it (paused clock).
-const BOUND: Duration = Duration::from_secs(24 * 3600);
-const IDLE: Duration = Duration::from_secs(60);
-
-/// `echo` answers its argument; `hold` does too, once the test releases
-/// it, and counts the `hold` calls running at once; `note` is a oneway
-/// `hold`.
-#[derive(Clone)]
-struct Probe {
-    entered: mpsc::UnboundedSender<()>,
-    release: Arc<Semaphore>,
-    running: Arc<AtomicUsize>,
-    most_running: Arc<AtomicUsize>,
-    served: Arc<AtomicUsize>,
+/// Answers `whoami` with a description of the call (its dispatcher's name,
+/// the multiplexed service, the `x-call-id` header) as the message of an
+/// `ApplicationException` result; `note` (oneway) hands that description
+/// to `notes`.
+struct Echo {
+    name: &'static str,
+    notes: mpsc::UnboundedSender<String>,
 }
 
-impl Dispatch for Probe {
+impl Echo {
+    fn describe(&self, cx: &CallContext) -> String {
+        format!("{} {:?} {:?}", self.name, cx.service(), cx.header("X-Call-Id"))
+    }
+}
+
+impl Dispatch for Echo {
     fn method_kind(&self, method: &str) -> Option<MethodKind> {
         match method {
-            "echo" | "hold" => Some(MethodKind::Call),
+            "whoami" => Some(MethodKind::Call),
             "note" => Some(MethodKind::Oneway),
             _ => None,
         }
     }
 
-    async fn dispatch<P: Protocol>(&self, cx: CallContext, frame: Bytes, args_at: usize) -> Option<Bytes> {
-        let args: ApplicationException = decode_args::<P, _>(&frame, args_at).ok()?;
-        if matches!(cx.method(), "hold" | "note") {
-            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-            self.most_running.fetch_max(now, Ordering::SeqCst);
-            let _ = self.entered.send(());
-            self.release.acquire().await.expect("never closed").forget();
-            self.running.fetch_sub(1, Ordering::SeqCst);
+    fn dispatch<P: Protocol>(
+        &self,
+        cx: CallContext,
+        _frame: Bytes,
+        _args_at: usize,
+    ) -> impl Future<Output = Option<Bytes>> + Send {
+        let description = self.describe(&cx);
+        async move {
+            if cx.method() == "note" {
+                let _ = self.notes.send(description);
+                return None;
+            }
+            let result = ApplicationException::new(ApplicationExceptionKind::UNKNOWN, description);
+            Some(reply::<P, _>(&cx, &result))
         }
-        self.served.fetch_add(1, Ordering::SeqCst);
-        if cx.method() == "note" {
-            return None;
-        }
-        Some(encode_message::<P, _>(cx.method(), MessageType::Reply, cx.seq(), &args))
     }
 }
 
+fn echo(name: &'static str) -> (Echo, mpsc::UnboundedReceiver<String>) {
+    let (notes, received) = mpsc::unbounded_channel();
+    (Echo { name, notes }, received)
+}
+
+/// Arguments and results alike: any struct will do.
+fn body() -> ApplicationException {
+    ApplicationException::new(ApplicationExceptionKind::UNKNOWN, "")
+}
+
+/// A running server and what stops it.
 struct Running {
     addr: SocketAddr,
-    probe: Probe,
-    entered: mpsc::UnboundedReceiver<()>,
-    stop: Option<oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: oneshot::Sender<()>,
+    served: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
-    async fn start(builder: ServerBuilder) -> Running {
-        let (entered_tx, entered) = mpsc::unbounded_channel();
-        let probe = Probe {
-            entered: entered_tx,
-            release: Arc::new(Semaphore::new(0)),
-            running: Arc::default(),
-            most_running: Arc::default(),
-            served: Arc::default(),
-        };
+    async fn start<D: Dispatch>(server: Server, dispatch: D) -> Running {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = builder.build();
-        let dispatch = probe.clone();
-        let server = tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             server
                 .serve(listener, dispatch, async {
                     let _ = stopped.await;
                 })
                 .await
         });
-        Running { addr, probe, entered, stop: Some(stop), server }
+        Running { addr, stop, served }
     }
 
-    /// A healthy client's call gets its well-formed reply.
-    async fn assert_serves(&self) {
-        let channel = Channel::new(self.addr.to_string());
-        let reply = tokio::time::timeout(BOUND, channel.call("echo", &body("healthy")))
-            .await
-            .expect("the server hangs")
-            .expect("a healthy call gets a reply");
-        let echoed: ApplicationException = reply.result::<_, ()>().expect("a well-formed reply");
-        assert_eq!(echoed, body("healthy"));
-    }
-
-    /// Graceful shutdown completes: no connection is left hanging.
-    async fn shut_down(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(BOUND, self.server).await.expect("shutdown hangs").unwrap().unwrap();
+    /// Stops the server and waits until every connection is closed.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.served.await.expect("the server task failed").expect("the server failed");
     }
 }
 
-fn body(text: &str) -> ApplicationException {
-    ApplicationException::new(ApplicationExceptionKind::UNKNOWN, text)
+/// What `whoami` says about the call.
+async fn whoami(channel: &Channel) -> Result<String, CallError<()>> {
+    let reply = channel.call("whoami", &body()).await?;
+    assert_eq!(reply.header().name, "whoami", "replies carry the bare method name");
+    Ok(reply.result::<ApplicationException, ()>()?.message)
 }
 
-fn call(method: &str, seq: i32, text: &str) -> Bytes {
-    encode_message::<Binary, _>(method, MessageType::Call, seq, &body(text))
-}
-
-fn framed(message: &[u8]) -> Vec<u8> {
-    let mut out = (message.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(message);
-    out
-}
-
-/// Closing then proves the server decided to, not that it timed out.
-fn no_idle_timeout() -> ServerBuilder {
-    Server::builder().idle_timeout(None)
-}
-
-fn defaults() -> ServerBuilder {
-    Server::builder().idle_timeout(Some(IDLE))
-}
-
-/// Reads until the server closes; returns what it sent. A reset (the
-/// server closed with our bytes unread) counts as closed.
-async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(BOUND, async {
-        loop {
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) => return,
-                Ok(n) => got.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => return,
-                Err(e) => panic!("reading: {e}"),
-            }
-        }
-    });
-    read.await.expect("the server never closed the connection");
-    got
-}
-
-/// Cuts framed binary replies into (method, kind, seq).
-fn replies(mut bytes: &[u8]) -> Vec<(String, MessageType, i32)> {
-    let mut out = Vec::new();
-    while bytes.len() >= 4 {
-        let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
-        let message = Bytes::copy_from_slice(&bytes[4..4 + len]);
-        let h = Reader::<Binary>::new(&message).message_begin().expect("a well-formed reply");
-        out.push((h.name, h.kind, h.seq));
-        bytes = &bytes[4 + len..];
+#[tokio::test]
+async fn theader_info_headers_reach_the_call_context() {
+    let (dispatch, _) = echo("echo");
+    let server = Running::start(Server::builder().build(), dispatch).await;
+    for protocol in [ProtocolKind::Binary, ProtocolKind::Compact] {
+        let channel = Channel::builder(server.addr.to_string())
+            .framing(Framing::Header)
+            .protocol(protocol)
+            .header("x-call-id", "svc.whoami:k1")
+            .build();
+        assert_eq!(whoami(&channel).await.unwrap(), r#"echo None Some("svc.whoami:k1")"#, "{protocol:?}");
     }
-    assert!(bytes.is_empty(), "a partial reply: {bytes:?}");
-    out
+    // Framed messages have nowhere to carry headers.
+    let framed = Channel::builder(server.addr.to_string()).header("x-call-id", "lost").build();
+    assert_eq!(whoami(&framed).await.unwrap(), "echo None None");
+    server.stop().await;
 }
 
-async fn connect(addr: SocketAddr) -> TcpStream {
-    TcpStream::connect(addr).await.unwrap()
-}
-
-/// Events at WARN and above, as "message error" lines, recorded on this
-/// thread (the tests run on a current-thread runtime).
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl Warnings {
-    fn capture() -> (Warnings, tracing::subscriber::DefaultGuard) {
-        let w = Warnings::default();
-        let guard = tracing::subscriber::set_default(w.clone());
-        (w, guard)
-    }
-
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-struct Line(String);
-
-impl tracing::field::Visit for Line {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        use std::fmt::Write;
-        let _ = write!(self.0, " {}={value:?}", field.name());
-    }
-}
-
-impl tracing::Subscriber for Warnings {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() <= tracing::Level::WARN {
-            let mut line = Line(String::new());
-            event.record(&mut line);
-            self.0.lock().unwrap().push(line.0);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-#[tokio::test(start_paused = true)]
-async fn garbage_and_unknown_protocols_are_closed_without_a_reply() {
-    let server = Running::start(no_idle_timeout()).await;
-    let attacks: [&[u8]; 4] = [
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS hello
-        b"SSH-2.0-OpenSSH_9.6\r\n",
-        &[0x00, 0x00, 0x00, 0x10, 0x80, 0x02, 0, 1, 0, 0, 0, 4, b'e', b'c', b'h', b'o'], // binary version 2
-        &[0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],                               // an empty frame
-    ];
-    for attack in attacks {
-        let mut stream = connect(server.addr).await;
-        stream.write_all(attack).await.unwrap();
-        assert_eq!(until_closed(&mut stream).await, b"", "{attack:?}");
-        server.assert_serves().await;
-    }
-    assert_eq!(server.probe.served.load(Ordering::SeqCst), attacks.len(), "only the healthy calls ran");
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_bad_message_after_good_ones_closes_after_their_replies() {
-    let server = Running::start(no_idle_timeout()).await;
-    let mut bad_version = call("echo", 3, "x").to_vec();
-    bad_version[1] = 0x07;
-    for bad in [bad_version, b"\x80\x01\x00\x01\xff\xff\xff\xff".to_vec(), Vec::new()] {
-        let mut stream = connect(server.addr).await;
-        let mut sent = framed(&call("echo", 1, "a"));
-        sent.extend(framed(&call("echo", 2, "b")));
-        sent.extend(framed(&bad));
-        stream.write_all(&sent).await.unwrap();
-        let got = replies(&until_closed(&mut stream).await);
-        assert_eq!(got, [("echo".into(), MessageType::Reply, 1), ("echo".into(), MessageType::Reply, 2)], "{bad:?}");
-    }
-    server.assert_serves().await;
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn truncated_messages_then_close_are_dropped() {
-    let server = Running::start(no_idle_timeout()).await;
-    let whole = call("echo", 1, "truncated");
-    let framed_cut = framed(&whole)[..10].to_vec();
-    let buffered_cut = whole[..whole.len() - 1].to_vec();
-    let mut announced_longer = (whole.len() as u32 + 100).to_be_bytes().to_vec();
-    announced_longer.extend_from_slice(&whole);
-    for cut in [framed_cut, buffered_cut, announced_longer] {
-        let mut stream = connect(server.addr).await;
-        stream.write_all(&cut).await.unwrap();
-        stream.shutdown().await.unwrap();
-        assert_eq!(until_closed(&mut stream).await, b"", "{cut:?}");
-    }
-    server.assert_serves().await;
-    assert_eq!(server.probe.served.load(Ordering::SeqCst), 1, "no truncated call ran");
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn oversized_and_negative_frame_lengths_close_with_a_logged_error() {
-    let (warnings, _guard) = Warnings::capture();
-    let server = Running::start(defaults().max_frame(1024)).await;
-    for announced in [1025u32, 16_384_000, 0x8000_0000, u32::MAX] {
-        // As the first frame, seen when recognising the transport ...
-        let mut stream = connect(server.addr).await;
-        let mut first = announced.to_be_bytes().to_vec();
-        first.extend_from_slice(&call("echo", 1, "x")[..]);
-        stream.write_all(&first).await.unwrap();
-        assert_eq!(until_closed(&mut stream).await, b"", "first frame of {announced}");
-        let logged = warnings.take();
-        assert!(
-            logged.len() == 1 && logged[0].contains("exceeds the size limit") && logged[0].contains("size="),
-            "first frame of {announced}: {logged:?}"
-        );
-        // ... and after a good call, which is answered first.
-        let mut stream = connect(server.addr).await;
-        let mut sent = framed(&call("echo", 1, "a"));
-        sent.extend_from_slice(&announced.to_be_bytes());
-        sent.extend_from_slice(&call("echo", 2, "x")[..]);
-        stream.write_all(&sent).await.unwrap();
-        let got = replies(&until_closed(&mut stream).await);
-        assert_eq!(got, [("echo".into(), MessageType::Reply, 1)], "frame of {announced}");
-        let logged = warnings.take();
-        assert!(
-            logged.len() == 1 && logged[0].contains(&format!("message of {announced} bytes exceeds the limit of 1024")),
-            "frame of {announced}: {logged:?}"
-        );
-    }
-    // An unframed message over the limit too.
-    let mut stream = connect(server.addr).await;
-    stream.write_all(&call("echo", 1, &"x".repeat(2000))).await.unwrap();
-    assert_eq!(until_closed(&mut stream).await, b"");
-    assert!(warnings.take().iter().any(|w| w.contains("exceeds the limit of 1024")));
-    server.assert_serves().await;
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn slow_writers_are_closed_by_the_idle_timeout_while_others_are_served() {
-    let server = Running::start(defaults()).await;
-    let message = framed(&call("echo", 1, "slow"));
-    // Stalls before the transport can be recognised.
-    let mut one_byte = connect(server.addr).await;
-    one_byte.write_all(&message[..1]).await.unwrap();
-    // Stalls mid-frame.
-    let mut half = connect(server.addr).await;
-    half.write_all(&message[..message.len() / 2]).await.unwrap();
-    // Connects and sends nothing.
-    let mut silent = connect(server.addr).await;
-    // Sends the frame's start, then a byte every IDLE / 4: never silent
-    // for long, never done.
-    let (mut slow_read, mut slow_write) = connect(server.addr).await.into_split();
-    slow_write.write_all(&message[..6]).await.unwrap();
-    let trickle = tokio::spawn(async move {
-        let mut sent = 6;
-        for byte in &message[6..] {
-            if slow_write.write_all(std::slice::from_ref(byte)).await.is_err() {
-                break;
-            }
-            sent += 1;
-            tokio::time::sleep(IDLE / 4).await;
-        }
-        (sent, message.len())
-    });
-    server.assert_serves().await;
-    assert_eq!(until_closed(&mut one_byte).await, b"");
-    assert_eq!(until_closed(&mut half).await, b"");
-    assert_eq!(until_closed(&mut silent).await, b"");
-    let mut rest = Vec::new();
-    tokio::time::timeout(BOUND, slow_read.read_to_end(&mut rest)).await.expect("the trickle stays open").ok();
-    assert_eq!(rest, b"", "the trickled call got no reply");
-    let (sent, whole) = trickle.await.unwrap();
-    assert!(sent < whole, "closed before the frame was complete ({sent} of {whole} bytes)");
-    server.assert_serves().await;
-    assert_eq!(server.probe.served.load(Ordering::SeqCst), 2, "only the healthy calls ran");
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_peer_that_never_reads_its_replies_is_closed() {
-    let server = Running::start(defaults()).await;
-    // A small receive buffer, so that the replies cannot all fit.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stream = socket.connect(server.addr).await.unwrap();
-    // Pipelined calls with large replies, never read: the socket buffers
-    // fill and the server's write stalls.
-    let big = "x".repeat(1 << 20);
-    let calls = 32;
-    let (mut read, mut write) = stream.split();
-    let sent = async {
-        for seq in 1..=calls {
-            if write.write_all(&framed(&call("echo", seq, &big))).await.is_err() {
-                break;
-            }
+#[tokio::test]
+async fn multiplexed_calls_go_to_their_service() {
+    let (a, _) = echo("a");
+    let (b, mut b_notes) = echo("b");
+    let (fallback, _) = echo("default");
+    let mux = Multiplexer::new().service("A", a).service("B", b).default_service(fallback);
+    let server = Running::start(Server::builder().build(), mux).await;
+    let to = |service: Option<&str>, framing| {
+        let builder = Channel::builder(server.addr.to_string()).framing(framing);
+        match service {
+            Some(s) => builder.service(s).build(),
+            None => builder.build(),
         }
     };
-    tokio::time::timeout(BOUND, sent).await.expect("the server stopped reading calls");
-    server.assert_serves().await;
-    // Reading now yields the replies that fitted, then the close.
-    let mut got = Vec::new();
-    tokio::time::timeout(BOUND, read.read_to_end(&mut got)).await.expect("the server kept the connection").ok();
-    assert!(got.len() < calls as usize * big.len(), "some replies were never sent");
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_half_closed_connection_gets_all_its_replies_then_closes() {
-    let server = Running::start(defaults()).await;
     for framing in [Framing::Framed, Framing::Buffered] {
-        let mut stream = connect(server.addr).await;
-        let mut sent = Vec::new();
-        for seq in 1..=3 {
-            let message = call("echo", seq, "half");
-            match framing {
-                Framing::Buffered => sent.extend_from_slice(&message),
-                _ => sent.extend(framed(&message)),
+        assert_eq!(whoami(&to(Some("A"), framing)).await.unwrap(), r#"a Some("A") None"#);
+        assert_eq!(whoami(&to(Some("B"), framing)).await.unwrap(), r#"b Some("B") None"#);
+        assert_eq!(whoami(&to(None, framing)).await.unwrap(), "default None None");
+        match whoami(&to(Some("C"), framing)).await {
+            Err(CallError::Application(e)) => {
+                assert_eq!(e.kind, ApplicationExceptionKind::UNKNOWN_METHOD);
+                assert_eq!(e.message, "unknown method `C:whoami`");
             }
+            other => panic!("a call to an unknown service: {other:?}"),
         }
-        stream.write_all(&sent).await.unwrap();
-        stream.shutdown().await.unwrap();
-        let got = until_closed(&mut stream).await;
-        let got = match framing {
-            // Buffered replies: as many back-to-back copies of a reply.
-            Framing::Buffered => {
-                let one = encode_message::<Binary, _>("echo", MessageType::Reply, 1, &body("half"));
-                assert_eq!(got.len(), 3 * one.len(), "three replies");
-                (1..=3).map(|seq| ("echo".to_string(), MessageType::Reply, seq)).collect::<Vec<_>>()
+    }
+    // A oneway method of one service is oneway through the multiplexer.
+    to(Some("B"), Framing::Framed).call_oneway("note", &body()).await.unwrap();
+    assert_eq!(b_notes.recv().await.as_deref(), Some(r#"b Some("B") None"#));
+    server.stop().await;
+}
+
+#[cfg(feature = "http")]
+mod http {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+    use crate::TransportError;
+    use crate::codec::{Binary, MessageType};
+    use crate::service::encode_message;
+
+    #[tokio::test]
+    async fn calls_over_http_carry_headers_and_oneway_calls_are_answered() {
+        let (fallback, _) = echo("default");
+        let (second, mut notes) = echo("second");
+        let mux = Multiplexer::new().service("Second", second).default_service(fallback);
+        let server = Running::start(Server::builder().build(), mux).await;
+        for protocol in [ProtocolKind::Binary, ProtocolKind::Compact] {
+            let http = Channel::builder(server.addr.to_string())
+                .framing(Framing::Http)
+                .protocol(protocol)
+                .header("X-Call-Id", "svc.whoami:k2")
+                .header("X-Mu2sls-Caller", "tests")
+                .build();
+            // Twice: the second call reuses the kept-alive connection.
+            for _ in 0..2 {
+                assert_eq!(whoami(&http).await.unwrap(), r#"default None Some("svc.whoami:k2")"#, "{protocol:?}");
             }
-            _ => replies(&got),
-        };
-        let want: Vec<_> = (1..=3).map(|seq| ("echo".to_string(), MessageType::Reply, seq)).collect();
-        assert_eq!(got, want, "{framing:?}");
-    }
-    assert_eq!(server.probe.served.load(Ordering::SeqCst), 6);
-    server.shut_down().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_flood_beyond_max_connections_is_refused_and_service_resumes() {
-    let (warnings, _guard) = Warnings::capture();
-    let mut server = Running::start(defaults().max_connections(2)).await;
-    // Two connections each hold a call in the handler: the limit is used up.
-    let mut holders = Vec::new();
-    for seq in 1..=2 {
-        let mut stream = connect(server.addr).await;
-        stream.write_all(&framed(&call("hold", seq, "held"))).await.unwrap();
-        tokio::time::timeout(BOUND, server.entered.recv()).await.expect("the call reaches the handler");
-        holders.push((seq, stream));
-    }
-    // A flood: every further connection is closed unserved.
-    for _ in 0..50 {
-        let mut stream = connect(server.addr).await;
-        // The server may have closed already: then writing fails.
-        let _ = stream.write_all(&framed(&call("echo", 9, "flood"))).await;
-        assert_eq!(until_closed(&mut stream).await, b"", "refused");
-    }
-    let refusals = warnings.take();
-    assert_eq!(refusals.len(), 50, "one warning per refused connection: {refusals:?}");
-    assert!(refusals.iter().all(|w| w.contains("connection limit reached")), "{refusals:?}");
-    assert_eq!(server.probe.served.load(Ordering::SeqCst), 0, "no flooding call ran");
-    // The held calls complete, their replies arrive, and they close.
-    server.probe.release.add_permits(2);
-    for (seq, mut stream) in holders {
-        stream.shutdown().await.unwrap();
-        assert_eq!(replies(&until_closed(&mut stream).await), [("hold".into(), MessageType::Reply, seq)]);
-    }
-    assert_eq!(server.probe.most_running.load(Ordering::SeqCst), 2, "never more calls than connections");
-    // Once their tasks end, the slots are free again. A refused attempt
-    // only means a task has not ended yet; each pass lets it run.
-    let mut served = false;
-    for _ in 0..100 {
-        let channel = Channel::new(server.addr.to_string());
-        if channel.call("echo", &body("after")).await.is_ok() {
-            served = true;
-            break;
+            let multiplexed = Channel::builder(server.addr.to_string())
+                .framing(Framing::Http)
+                .protocol(protocol)
+                .service("Second")
+                .build();
+            assert_eq!(whoami(&multiplexed).await.unwrap(), r#"second Some("Second") None"#);
+            multiplexed.call_oneway("note", &body()).await.unwrap();
+            assert_eq!(notes.recv().await.as_deref(), Some(r#"second Some("Second") None"#));
         }
-        tokio::task::yield_now().await;
+        server.stop().await;
     }
-    assert!(served, "the server serves again once connections close");
-    server.shut_down().await;
-}
 
-#[tokio::test(start_paused = true)]
-async fn empty_probe_connections_are_normal() {
-    let (warnings, _guard) = Warnings::capture();
-    let server = Running::start(defaults()).await;
-    for _ in 0..20 {
-        drop(connect(server.addr).await);
+    /// Sends `request` on a new connection and returns the whole answer.
+    async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
     }
-    // A probe that half-closes and waits for the server to close too.
-    let mut probe = connect(server.addr).await;
-    probe.shutdown().await.unwrap();
-    assert_eq!(until_closed(&mut probe).await, b"");
-    server.assert_serves().await;
-    // Shutdown waits for every connection task: all probes were handled.
-    server.shut_down().await;
-    assert_eq!(warnings.take(), Vec::<String>::new(), "probes are not errors");
-}
 
-#[tokio::test(start_paused = true)]
-async fn shutdown_does_not_wait_for_connections_that_never_spoke() {
-    let server = Running::start(Server::builder().idle_timeout(None)).await;
-    let _silent = connect(server.addr).await;
-    let mut partial = connect(server.addr).await;
-    partial.write_all(&[0x00]).await.unwrap();
-    server.assert_serves().await;
-    server.shut_down().await;
-}
+    fn post(content_type: &str, body: &[u8]) -> Vec<u8> {
+        let mut request = format!(
+            "POST /service HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        request
+    }
 
-#[tokio::test(start_paused = true)]
-async fn oneway_calls_count_toward_max_in_flight() {
-    let mut server = Running::start(defaults().max_in_flight(4)).await;
-    let mut stream = connect(server.addr).await;
-    let mut sent = Vec::new();
-    for seq in 1..=10 {
-        sent.extend(framed(&encode_message::<Binary, _>("note", MessageType::Oneway, seq, &body("note"))));
+    #[tokio::test]
+    async fn malformed_requests_get_a_4xx_and_the_server_keeps_serving() {
+        let (dispatch, _) = echo("echo");
+        let server = Running::start(Server::builder().max_frame(1000).build(), dispatch).await;
+        let call = encode_message::<Binary, _>("whoami", MessageType::Call, 1, &body());
+        let cases: [(Vec<u8>, &str, &str); 6] = [
+            (b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".to_vec(), "405", "takes POST, not GET"),
+            (post("text/plain", &call), "415", "not `text/plain`"),
+            (post("application/x-thrift", b"hello"), "400", "not a Thrift message"),
+            (post("application/x-thrift", &[0x80, 0x01, 0x00]), "400", "not a Thrift message"),
+            (post("application/x-thrift", &[0x80; 1001]), "413", "limit of 1000 bytes"),
+            (
+                b"POST / HTTP/1.1\r\nHost: test\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n7d1\r\n"
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(0x80, 2001))
+                    .chain(*b"\r\n0\r\n\r\n")
+                    .collect(),
+                "413",
+                "limit of 1000 bytes",
+            ),
+        ];
+        for (request, status, why) in cases {
+            let answer = exchange(server.addr, &request).await;
+            let status_line = answer.lines().next().unwrap_or_default();
+            assert!(status_line.starts_with(&format!("HTTP/1.1 {status} ")), "{status} expected: {answer}");
+            assert!(answer.contains(why), "{answer}");
+        }
+        // An HTTP/1.0 client (Apache's Python THttpClient's kind) is served.
+        let mut request =
+            format!("POST / HTTP/1.0\r\nContent-Type: application/x-thrift\r\nContent-Length: {}\r\n\r\n", call.len())
+                .into_bytes();
+        request.extend_from_slice(&call);
+        let answer = exchange(server.addr, &request).await;
+        assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
+        assert!(answer.to_ascii_lowercase().contains("content-type: application/x-thrift\r\n"), "{answer}");
+        // And so is our client, after all of the above.
+        let http = Channel::builder(server.addr.to_string()).framing(Framing::Http).build();
+        assert_eq!(whoami(&http).await.unwrap(), "echo None None");
+        server.stop().await;
     }
-    stream.write_all(&sent).await.unwrap();
-    for _ in 0..4 {
-        tokio::time::timeout(BOUND, server.entered.recv()).await.expect("a oneway call starts");
+
+    #[tokio::test]
+    async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+        let (dispatch, _) = echo("echo");
+        let server = Server::builder().idle_timeout(Some(std::time::Duration::from_millis(100))).build();
+        let server = Running::start(server, dispatch).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        // A kept-alive request, answered; then nothing more is sent.
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+        assert!(matches!(closed, Ok(Ok(_))), "the idle connection stayed open: {closed:?}");
+        assert!(answer.starts_with(b"HTTP/1.1 405 "), "{}", String::from_utf8_lossy(&answer));
+        server.stop().await;
     }
-    // Every task now waits (the paused clock advances only then), and no
-    // fifth call has started: the connection stopped reading.
-    let fifth = tokio::time::timeout(BOUND, server.entered.recv()).await;
-    assert!(fifth.is_err(), "a fifth oneway call started while four ran");
-    assert_eq!(server.probe.most_running.load(Ordering::SeqCst), 4);
-    // As calls finish, the rest are read and run, never more than four.
-    server.probe.release.add_permits(10);
-    for _ in 4..10 {
-        tokio::time::timeout(BOUND, server.entered.recv()).await.expect("the other calls run");
+
+    #[tokio::test]
+    async fn a_refusal_reaches_the_caller_with_its_status() {
+        let (dispatch, _) = echo("echo");
+        let server = Running::start(Server::builder().max_frame(100).build(), dispatch).await;
+        let http = Channel::builder(server.addr.to_string()).framing(Framing::Http).build();
+        let big = ApplicationException::new(ApplicationExceptionKind::UNKNOWN, "x".repeat(200));
+        match http.call("whoami", &big).await {
+            Err(e @ TransportError::HttpStatus { status: 413, .. }) => {
+                assert!(e.to_string().contains("limit of 100 bytes"), "{e}");
+                assert!(e.is_not_executed(), "a refused call did not run");
+            }
+            other => panic!("a call over the server's limit: {other:?}"),
+        }
+        let refused = Channel::builder(server.addr.to_string()).framing(Framing::Http).header("bad name", "x").build();
+        assert!(matches!(refused.call("whoami", &body()).await, Err(TransportError::Connect { .. })));
+        server.stop().await;
     }
-    drop(stream);
-    let probe = server.probe.clone();
-    server.shut_down().await;
-    assert_eq!(probe.served.load(Ordering::SeqCst), 10, "shutdown lets the oneway calls read finish");
-    assert_eq!(probe.most_running.load(Ordering::SeqCst), 4);
 }

@@ -135,15 +135,23 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// Writes `payload` as one THeader frame, length prefix included.
-pub(crate) fn write(buf: &mut BytesMut, info: &HeaderInfo, payload: &Bytes) {
+/// Writes `payload` as one THeader frame, length prefix included, with
+/// these flags, sequence id, protocol id and key/value info headers.
+pub(crate) fn write(
+    buf: &mut BytesMut,
+    flags: u16,
+    seq: u32,
+    protocol: ProtocolKind,
+    headers: &[(String, String)],
+    payload: &Bytes,
+) {
     let mut header = Vec::with_capacity(16);
-    put_varint(&mut header, if info.protocol == ProtocolKind::Binary { 0 } else { 2 });
+    put_varint(&mut header, if protocol == ProtocolKind::Binary { 0 } else { 2 });
     put_varint(&mut header, 0);
-    if !info.headers.is_empty() {
+    if !headers.is_empty() {
         put_varint(&mut header, 1);
-        put_varint(&mut header, info.headers.len() as u64);
-        for (k, v) in &info.headers {
+        put_varint(&mut header, headers.len() as u64);
+        for (k, v) in headers {
             put_varint(&mut header, k.len() as u64);
             header.extend_from_slice(k.as_bytes());
             put_varint(&mut header, v.len() as u64);
@@ -157,8 +165,8 @@ pub(crate) fn write(buf: &mut BytesMut, info: &HeaderInfo, payload: &Bytes) {
     buf.reserve(4 + frame_len);
     buf.put_u32(frame_len as u32);
     buf.put_u16(MAGIC);
-    buf.put_u16(info.flags);
-    buf.put_u32(info.seq);
+    buf.put_u16(flags);
+    buf.put_u32(seq);
     buf.put_u16((header.len() / 4) as u16);
     buf.extend_from_slice(&header);
     buf.extend_from_slice(payload);
@@ -178,7 +186,7 @@ mod tests {
         };
         let payload = Bytes::from_static(b"\x82\x21\x2a\x04ping\x00");
         let mut buf = BytesMut::new();
-        write(&mut buf, &info, &payload);
+        write(&mut buf, info.flags, info.seq, info.protocol, &info.headers, &payload);
         assert_eq!(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize, buf.len() - 4);
         assert_eq!(sniff_protocol(&buf), Some(Ok(ProtocolKind::Compact)));
         let (parsed, at) = parse(&buf[4..]).unwrap();

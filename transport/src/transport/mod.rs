@@ -21,6 +21,7 @@ use crate::codec::{Binary, Compact, DecodeErrorKind, Limits, Protocol, Reader, T
 
 /// How messages are delimited on a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Framing {
     /// `TFramedTransport`: a 4-byte big-endian length before each message.
     /// The default.
@@ -31,10 +32,20 @@ pub enum Framing {
     /// Apache's `THeaderTransport`: framed, with a header naming the
     /// protocol and carrying key/value info (no transforms supported).
     Header,
+    /// Thrift over HTTP/1.1 (feature `http`): each call is a POST whose
+    /// body is one unframed message (`Content-Type: application/x-thrift`),
+    /// answered by a 200 whose body is the reply. A [`MessageCodec`] with
+    /// this framing reads and writes such bodies: unframed messages.
+    #[cfg(feature = "http")]
+    Http,
 }
 
 pub use envelope::EnvelopeError;
 pub use header::HeaderError;
+
+/// The content type of Thrift over HTTP, requests and answers alike.
+#[cfg(feature = "http")]
+pub(crate) const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
 
 /// What the first bytes of a connection say it speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +58,8 @@ pub(crate) enum Sniffed {
     Unknown,
 }
 
-fn protocol_at(b: &[u8]) -> Option<ProtocolKind> {
+/// The protocol of a message starting at `b`, from its first two bytes.
+pub(crate) fn protocol_at(b: &[u8]) -> Option<ProtocolKind> {
     match b {
         [0x80, 0x01, ..] => Some(ProtocolKind::Binary),
         [0x82, vt, ..] if vt & 0x1f == 1 => Some(ProtocolKind::Compact),
@@ -75,7 +87,10 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
     if b.len() < 4 {
         return None;
     }
-    if b.starts_with(b"POST") || b.starts_with(b"GET ") {
+    // HTTP methods: any of them read as a length would exceed every sane
+    // frame limit, so they are told apart before the length is looked at.
+    // A server answers the ones other than POST with 405.
+    if [&b"POST"[..], b"GET ", b"PUT ", b"HEAD", b"DELE", b"OPTI", b"PATC"].iter().any(|m| b.starts_with(m)) {
         return Some(Sniffed::Http);
     }
     if b.len() < 6 {
@@ -147,13 +162,37 @@ pub struct MessageCodec {
     max_frame: usize,
     /// THeader: the flags of the last frame read, echoed in replies.
     header_flags: u16,
+    /// THeader: the info headers of the last frame read, until taken.
+    read_headers: Vec<(String, String)>,
+    /// THeader: the info headers written with every frame.
+    write_headers: Vec<(String, String)>,
 }
 
 impl MessageCodec {
     /// A codec for `framing` and `protocol`, accepting messages up to
     /// `max_frame` bytes.
     pub fn new(framing: Framing, protocol: ProtocolKind, max_frame: usize) -> MessageCodec {
-        MessageCodec { framing, protocol, max_frame, header_flags: 0 }
+        MessageCodec {
+            framing,
+            protocol,
+            max_frame,
+            header_flags: 0,
+            read_headers: Vec::new(),
+            write_headers: Vec::new(),
+        }
+    }
+
+    /// The same codec writing `headers` (name, value) as THeader info
+    /// headers into every frame; other framings have no room for them.
+    pub fn with_info_headers(mut self, headers: Vec<(String, String)>) -> MessageCodec {
+        self.write_headers = headers;
+        self
+    }
+
+    /// THeader: the info headers of the message just decoded (empty for
+    /// other framings, or when the frame had none).
+    pub(crate) fn take_info_headers(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.read_headers)
     }
 
     fn unframed_len<P: Protocol>(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
@@ -214,30 +253,37 @@ impl Decoder for MessageCodec {
                     return Err(FrameError::ProtocolChanged { expected: self.protocol, found: info.protocol });
                 }
                 self.header_flags = info.flags;
+                self.read_headers = info.headers;
                 Ok(Some(frame.slice(payload_at..)))
             }
-            Framing::Buffered => {
-                if buf.is_empty() {
-                    return Ok(None);
-                }
-                // An envelope before the message stays with it.
-                let skip = if envelope::starts(buf) {
-                    match envelope::len(buf) {
-                        None => return Ok(None),
-                        Some(Err(e)) => return Err(FrameError::Envelope(e)),
-                        Some(Ok(n)) if buf.len() <= n => return Ok(None),
-                        Some(Ok(n)) => n,
-                    }
-                } else {
-                    0
-                };
-                let len = match self.protocol {
-                    ProtocolKind::Binary => self.unframed_len::<Binary>(&buf[skip..])?,
-                    ProtocolKind::Compact => self.unframed_len::<Compact>(&buf[skip..])?,
-                };
-                Ok(len.map(|n| buf.split_to(skip + n).freeze()))
-            }
+            Framing::Buffered => self.decode_unframed(buf),
+            #[cfg(feature = "http")]
+            Framing::Http => self.decode_unframed(buf),
         }
+    }
+}
+
+impl MessageCodec {
+    fn decode_unframed(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        // An envelope before the message stays with it.
+        let skip = if envelope::starts(buf) {
+            match envelope::len(buf) {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(FrameError::Envelope(e)),
+                Some(Ok(n)) if buf.len() <= n => return Ok(None),
+                Some(Ok(n)) => n,
+            }
+        } else {
+            0
+        };
+        let len = match self.protocol {
+            ProtocolKind::Binary => self.unframed_len::<Binary>(&buf[skip..])?,
+            ProtocolKind::Compact => self.unframed_len::<Compact>(&buf[skip..])?,
+        };
+        Ok(len.map(|n| buf.split_to(skip + n).freeze()))
     }
 }
 
@@ -255,6 +301,8 @@ impl Encoder<Bytes> for MessageCodec {
                 buf.extend_from_slice(&message);
             }
             Framing::Buffered => buf.extend_from_slice(&message),
+            #[cfg(feature = "http")]
+            Framing::Http => buf.extend_from_slice(&message),
             Framing::Header => {
                 // The frame's sequence id is the message's.
                 let seq = match self.protocol {
@@ -263,9 +311,7 @@ impl Encoder<Bytes> for MessageCodec {
                 }
                 .map(|h| h.seq as u32)
                 .unwrap_or(0);
-                let info =
-                    header::HeaderInfo { flags: self.header_flags, seq, protocol: self.protocol, headers: Vec::new() };
-                header::write(buf, &info, &message);
+                header::write(buf, self.header_flags, seq, self.protocol, &self.write_headers, &message);
             }
         }
         Ok(())
@@ -298,7 +344,10 @@ mod tests {
         assert_eq!(sniff(&framed, 1 << 20), Some(Sniffed::Thrift(Framing::Framed, ProtocolKind::Binary)));
         assert_eq!(sniff(&framed[..5], 1 << 20), None, "needs six bytes to see the protocol");
         assert_eq!(sniff(&framed, 4), Some(Sniffed::Unknown), "a length over the limit is not a frame");
-        assert_eq!(sniff(b"POST / HTTP/1.1\r\n", 1 << 20), Some(Sniffed::Http));
+        for request in [&b"POST / HTTP/1.1\r\n"[..], b"GET / HTTP/1.0", b"HEAD /", b"PUT /", b"DELETE /", b"OPTIONS *"]
+        {
+            assert_eq!(sniff(request, u32::MAX as usize), Some(Sniffed::Http), "{}", String::from_utf8_lossy(request));
+        }
         assert_eq!(sniff(&[0, 0, 0, 20, 0x0f, 0xff], 1 << 20), None, "THeader: the protocol id is at byte 14");
         let header = [0, 0, 0, 20, 0x0f, 0xff, 0, 0, 0, 0, 0, 1, 0, 1, 2, 0, 0, 0];
         assert_eq!(sniff(&header, 1 << 20), Some(Sniffed::Thrift(Framing::Header, ProtocolKind::Compact)));

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use cross_test::generated::thrift_test::ThriftTestClient;
-use cross_test::{ClientOptions, Summary, run_suite};
+use cross_test::generated::thrift_test::{SecondServiceClient, ThriftTestClient};
+use cross_test::{ClientOptions, Summary, run_second_service, run_suite};
 use mu2sls::Channel;
 
 /// How long a call waits for its reply (Apache's clients: 5 to 15 s).
@@ -28,15 +28,26 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let channel = Channel::builder(options.address()).framing(framing).protocol(protocol).timeout(CALL_TIMEOUT).build();
-    let client = ThriftTestClient::new(channel);
+    let channel = |service: Option<&str>| {
+        let builder = Channel::builder(options.address()).framing(framing).protocol(protocol).timeout(CALL_TIMEOUT);
+        match service {
+            Some(name) => builder.service(name).build(),
+            None => builder.build(),
+        }
+    };
+    let multiplexed = options.wire.multiplexed();
+    let client = ThriftTestClient::new(channel(multiplexed.then_some("ThriftTest")));
+    let second = multiplexed.then(|| SecondServiceClient::new(channel(Some("SecondService"))));
     let mut summary = Summary::default();
+    let mut report = |outcome: cross_test::Outcome| {
+        println!("{outcome}");
+        summary.add(outcome);
+    };
     for _ in 0..options.testloops {
-        run_suite(&client, |outcome| {
-            println!("{outcome}");
-            summary.add(outcome);
-        })
-        .await;
+        run_suite(&client, &mut report).await;
+        if let Some(second) = &second {
+            run_second_service(second, &mut report).await;
+        }
     }
     println!("cross-client: {} passed, {} failed", summary.passed(), summary.failed());
     ExitCode::from(summary.exit_code())

@@ -1,7 +1,9 @@
 //! `cross-server`: serves Apache's `ThriftTest` service for the
 //! cross-language tests, with Apache's test-server command line. It
-//! recognises framed or buffered, binary or compact from each connection's
-//! first bytes, and stops with exit code 0 on SIGTERM, SIGINT or SIGHUP.
+//! recognises framed, buffered, THeader or HTTP, binary or compact from
+//! each connection's first bytes; `--protocol=multi*` multiplexes
+//! `ThriftTest` and `SecondService`. It stops with exit code 0 on SIGTERM,
+//! SIGINT or SIGHUP.
 
 // A command-line program: it reports to its terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -9,9 +11,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cross_test::generated::thrift_test::ThriftTestServer;
-use cross_test::{ServerOptions, TestHandler};
-use mu2sls::Server;
+use std::sync::Arc;
+
+use cross_test::generated::thrift_test::{SecondServiceServer, ThriftTestServer};
+use cross_test::{SecondHandler, ServerOptions, TestHandler};
+use mu2sls::{Multiplexer, Server};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -41,7 +45,19 @@ async fn main() -> ExitCode {
         Ok(addr) => println!("cross-server: serving ThriftTest on {addr}"),
         Err(e) => println!("cross-server: serving ThriftTest (address unknown: {e})"),
     }
-    match Server::builder().build().serve(listener, ThriftTestServer::new(TestHandler), stop.wait()).await {
+    let server = Server::builder().build();
+    let served = if options.wire.multiplexed() {
+        // As Apache's test servers: ThriftTest also answers unprefixed calls.
+        let thrift_test = Arc::new(ThriftTestServer::new(TestHandler));
+        let mux = Multiplexer::new()
+            .service("ThriftTest", thrift_test.clone())
+            .service("SecondService", SecondServiceServer::new(SecondHandler))
+            .default_service(thrift_test);
+        server.serve(listener, mux, stop.wait()).await
+    } else {
+        server.serve(listener, ThriftTestServer::new(TestHandler), stop.wait()).await
+    };
+    match served {
         Ok(()) => {
             println!("cross-server: stopped");
             ExitCode::SUCCESS

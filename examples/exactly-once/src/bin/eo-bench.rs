@@ -10,7 +10,6 @@
 //! (default 5 s per cell after 1 s of warm-up). Prints a Markdown table.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use example_exactly_once::{Counter, CounterClient, CounterDurable, CounterDurableServer, CounterServer, Counters};
@@ -168,47 +167,44 @@ fn bytes_of(task: usize, n: u64) -> bytes::Bytes {
 }
 
 /// Runs `concurrency` closed-loop tasks for `warmup + measure`, timing the
-/// calls made during `measure`.
+/// calls started during `measure`. Each task yields after every call, so
+/// tasks whose calls never wait (the memory store) still interleave.
 async fn drive<F, Fut>(concurrency: usize, warmup: Duration, measure: Duration, call: F) -> Cell
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let call = Arc::new(call);
-    let recording = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let (from, until) = (start + warmup, start + warmup + measure);
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..concurrency {
-        let (call, recording, stop) = (call.clone(), recording.clone(), stop.clone());
+        let call = call.clone();
         tasks.spawn(async move {
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
             let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 let started = Instant::now();
+                if started >= until {
+                    return hist;
+                }
                 call(task, n).await;
                 n += 1;
-                if recording.load(Ordering::Relaxed) {
-                    let _ = hist.record(started.elapsed().as_micros().max(1) as u64);
+                if started >= from {
+                    let _ = hist.record(started.elapsed().as_nanos().max(1) as u64);
                 }
+                tokio::task::yield_now().await;
             }
-            hist
         });
     }
-    tokio::time::sleep(warmup).await;
-    recording.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(measure).await;
-    recording.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
     while let Some(h) = tasks.join_next().await {
         all.add(h.expect("task")).expect("merge");
     }
     Cell {
-        rps: all.len() as f64 / elapsed.as_secs_f64(),
-        p50_us: all.value_at_quantile(0.5) as f64,
-        p99_us: all.value_at_quantile(0.99) as f64,
+        rps: all.len() as f64 / measure.as_secs_f64(),
+        p50_us: all.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_us: all.value_at_quantile(0.99) as f64 / 1000.0,
     }
 }
 
@@ -289,7 +285,7 @@ async fn main() {
                     }
                     let (p, e) = (&cells[0], &cells[1]);
                     println!(
-                        "| {layer:?} | {store_name} | {op:?} | {concurrency} | {:.0} | {:.0} | {:.0}/{:.0} | {:.0}/{:.0} | {:.2} |",
+                        "| {layer:?} | {store_name} | {op:?} | {concurrency} | {:.0} | {:.0} | {:.1}/{:.1} | {:.1}/{:.1} | {:.2} |",
                         p.rps,
                         e.rps,
                         p.p50_us,
