@@ -26,7 +26,8 @@
 //! into an HDR histogram. The output is one `key=value` line: req/s,
 //! p50/p90/p99/p99.9/max in µs, and the CPU time of the generator (and of
 //! the server, from /proc, with `--server-pid`) over the window, as a
-//! share of one core and per call.
+//! share of one core and per call; `all_calls` counts warm-up too (for
+//! dividing a profiler's whole-run totals, `rpc-instructions.sh`).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -60,6 +61,8 @@ struct Conn {
 struct Tally {
     latencies_ns: Histogram<u64>,
     calls: u64,
+    /// Every call completed, warm-up and after the window included.
+    all_calls: u64,
 }
 
 impl Tally {
@@ -67,6 +70,7 @@ impl Tally {
         Tally {
             latencies_ns: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds"),
             calls: 0,
+            all_calls: 0,
         }
     }
 }
@@ -143,6 +147,7 @@ impl Conn {
 
     /// Counts the call just completed if it completed inside the window.
     fn done(&self, now: Instant, window: Window, tally: &mut Tally) {
+        tally.all_calls += 1;
         if now >= window.start && now < window.end {
             let ns = u64::try_from((now - self.sent).as_nanos()).unwrap_or(u64::MAX);
             tally.latencies_ns.saturating_record(ns.max(1));
@@ -299,6 +304,7 @@ fn main() {
         let t = w.join().expect("a load thread panicked");
         tally.latencies_ns.add(&t.latencies_ns).expect("same histogram bounds");
         tally.calls += t.calls;
+        tally.all_calls += t.all_calls;
     }
     if tally.calls == 0 {
         fail("no call completed in the measured window");
@@ -310,7 +316,7 @@ fn main() {
     let gen_cpu = cpu1 - cpu0;
     let mut line = format!(
         "mode={mode} concurrency={concurrency} calls={} rps={:.0} p50_us={:.1} p90_us={:.1} p99_us={:.1} \
-         p999_us={:.1} max_us={:.1} gen_cpu={:.3} gen_us_per_call={:.2}",
+         p999_us={:.1} max_us={:.1} gen_cpu={:.3} gen_us_per_call={:.2} all_calls={}",
         tally.calls,
         tally.calls as f64 / duration.as_secs_f64(),
         us(0.5),
@@ -320,6 +326,7 @@ fn main() {
         tally.latencies_ns.max() as f64 / 1000.0,
         gen_cpu.as_secs_f64() / wall,
         per_call_us(gen_cpu),
+        tally.all_calls,
     );
     if let (Some(s0), Some(s1)) = (server0, server1) {
         let server_cpu = s1.saturating_sub(s0);
