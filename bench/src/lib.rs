@@ -7,8 +7,13 @@
 //! once, as our types, by [`payload`], and converted to each peer's types
 //! with `From`; decoded values are converted back to ours and compared, so
 //! "equal" means the same thing for every peer.
+//!
+//! [`rpc`] holds what the echo RPC benchmark's binaries share (`rpc-ours`,
+//! `rpc-volo`, `rpc-apache` and the load generator `rpc-load`; see
+//! `rpc.sh`). Their generated code is included by each binary.
 
 pub mod payload;
+pub mod rpc;
 pub mod wire;
 
 /// thrift-mu2sls's types (`thrift_gen::Builder`).
