@@ -29,10 +29,11 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
-fn start(store: &std::path::Path, counter: u16, bank: u16) -> Running {
+fn start(store: &std::path::Path, counter: u16, bank: u16, steps: bool) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bank-server"))
         .arg("--store")
         .arg(store)
+        .args(steps.then_some("--steps"))
         .args(["--counter-port", &counter.to_string(), "--bank-port", &bank.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -60,6 +61,8 @@ impl Running {
 struct Cluster {
     store: tempfile::TempDir,
     ports: (u16, u16),
+    /// Step mode (every step logged) instead of the leaf fast path.
+    steps: bool,
     current: std::sync::Mutex<Option<Running>>,
     /// Bumped after every restart, once the new server listens.
     generation: tokio::sync::watch::Sender<u64>,
@@ -70,16 +73,17 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn new() -> Arc<Cluster> {
+    fn new(steps: bool) -> Arc<Cluster> {
         let store = tempfile::tempdir().expect("tempdir");
         let ports = (free_port(), free_port());
-        let running = start(store.path(), ports.0, ports.1);
+        let running = start(store.path(), ports.0, ports.1, steps);
         let channel = |port: u16| {
             Channel::builder(format!("127.0.0.1:{port}")).timeout(std::time::Duration::from_secs(20)).build()
         };
         Arc::new(Cluster {
             store,
             ports,
+            steps,
             current: std::sync::Mutex::new(Some(running)),
             generation: tokio::sync::watch::channel(0).0,
             counter: channel(ports.0),
@@ -92,7 +96,7 @@ impl Cluster {
     fn crash_and_restart(&self) {
         let old = self.current.lock().unwrap().take().expect("running");
         old.kill9();
-        *self.current.lock().unwrap() = Some(start(self.store.path(), self.ports.0, self.ports.1));
+        *self.current.lock().unwrap() = Some(start(self.store.path(), self.ports.0, self.ports.1, self.steps));
         self.generation.send_modify(|g| *g += 1);
     }
 
@@ -136,8 +140,17 @@ const WORKERS: usize = 16;
 const KILL_AFTER: [usize; 3] = [37, 101, 170];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counter_increments_survive_kill_9_exactly_once() {
-    let cluster = Cluster::new();
+async fn counter_increments_survive_kill_9_exactly_once_leaf() {
+    counter_increments(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_increments_survive_kill_9_exactly_once_steps() {
+    counter_increments(true).await;
+}
+
+async fn counter_increments(steps: bool) {
+    let cluster = Cluster::new(steps);
     let answered = Arc::new(AtomicUsize::new(0));
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
@@ -188,7 +201,11 @@ async fn counter_increments_survive_kill_9_exactly_once() {
     assert_eq!(total, INCREMENTS as i64);
     let failed = cluster.transport_errors.load(Ordering::SeqCst);
     assert!(failed > 0, "the kills must have cut calls off");
-    println!("kill -9 x{}: {INCREMENTS} increments, each applied once ({failed} attempts cut off)", KILL_AFTER.len());
+    let mode = if steps { "steps" } else { "leaf" };
+    println!(
+        "kill -9 x{} ({mode}): {INCREMENTS} increments, each applied once ({failed} attempts cut off)",
+        KILL_AFTER.len()
+    );
 }
 
 const ACCOUNTS: [&str; 4] = ["a", "b", "c", "d"];
@@ -205,8 +222,17 @@ fn transfer(i: usize) -> (&'static str, &'static str, i64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bank_transfers_survive_kill_9_exactly_once() {
-    let cluster = Cluster::new();
+async fn bank_transfers_survive_kill_9_exactly_once_leaf() {
+    bank_transfers(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_transfers_survive_kill_9_exactly_once_steps() {
+    bank_transfers(true).await;
+}
+
+async fn bank_transfers(steps: bool) {
+    let cluster = Cluster::new(steps);
     for account in ACCOUNTS {
         let once = BankClient::new(cluster.bank.with_idempotency_key(format!("fund-{account}")));
         cluster.until_answered(|| once.deposit(account, FUNDING)).await.expect("fund");
@@ -261,8 +287,9 @@ async fn bank_transfers_survive_kill_9_exactly_once() {
     assert_eq!(total, FUNDING * ACCOUNTS.len() as i64, "money is conserved");
     let failed = cluster.transport_errors.load(Ordering::SeqCst);
     assert!(failed > 0, "the kills must have cut calls off");
+    let mode = if steps { "steps" } else { "leaf" };
     println!(
-        "kill -9 x2: {TRANSFERS} transfers over {} accounts, each applied once ({failed} attempts cut off)",
+        "kill -9 x2 ({mode}): {TRANSFERS} transfers over {} accounts, each applied once ({failed} attempts cut off)",
         ACCOUNTS.len()
     );
 }

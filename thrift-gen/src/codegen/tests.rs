@@ -685,7 +685,11 @@ mod durable {
     type Server = BankDurableServer<Bank, MemoryStore, ManualClock>;
 
     fn server(clock: &ManualClock) -> std::sync::Arc<Server> {
-        let engine = Engine::new("Bank", MemoryStore::new(), clock.clone(), EngineConfig::default());
+        server_with(clock, EngineConfig::default())
+    }
+
+    fn server_with(clock: &ManualClock, config: EngineConfig) -> std::sync::Arc<Server> {
+        let engine = Engine::new("Bank", MemoryStore::new(), clock.clone(), config);
         std::sync::Arc::new(BankDurableServer::new(Bank::default(), engine))
     }
 
@@ -817,9 +821,24 @@ mod durable {
     }
 
     #[tokio::test]
-    async fn the_collector_finishes_a_failed_call_through_the_dispatcher() {
+    async fn a_failed_leaf_call_leaves_nothing_behind() {
         let clock = ManualClock::new(T0);
         let server = server(&clock);
+        server.handler().fail_next.store(true, Ordering::SeqCst);
+        let args = BankDepositArgsRef { account: "carol", amount: 25 };
+        let reply = call::<Compact, _>(&server, "deposit", &args, Some("lost"), false).await.unwrap();
+        assert!(result::<Compact, BankDepositResult>(&reply).is_err());
+        assert_eq!(balance(&server, "carol").await, 0, "a leaf's effects commit with its result or not at all");
+        let retry = call::<Compact, _>(&server, "deposit", &args, Some("lost"), false).await.unwrap();
+        assert!(matches!(result::<Compact, BankDepositResult>(&retry), Ok(BankDepositResult::Success(25))));
+        assert_eq!(balance(&server, "carol").await, 25);
+    }
+
+    #[tokio::test]
+    async fn the_collector_finishes_a_failed_call_through_the_dispatcher() {
+        let clock = ManualClock::new(T0);
+        // Step mode: the deposit step is logged (and applied) before the failure.
+        let server = server_with(&clock, EngineConfig::default().leaf_fast_path(false));
         server.handler().fail_next.store(true, Ordering::SeqCst);
         let args = BankDepositArgsRef { account: "carol", amount: 25 };
         let reply = call::<Compact, _>(&server, "deposit", &args, Some("lost"), false).await.unwrap();
@@ -895,5 +914,60 @@ mod durable {
     #[tokio::test]
     async fn keyed_retries_header_compact() {
         keyed_retries_run_once(mu2sls::Framing::Header, ProtocolKind::Compact).await;
+    }
+
+    /// Stock callers send the metadata as headers instead: THeader info
+    /// headers `mu2sls-*`, HTTP `X-Mu2sls-*` or OpenFaaS's `X-Call-Id`.
+    #[tokio::test]
+    async fn metadata_in_headers_names_the_call() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let engine = Engine::new("Bank", MemoryStore::new(), mu2sls::SystemClock, EngineConfig::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            mu2sls::Server::builder()
+                .build()
+                .serve(listener, BankDurableServer::new(Bank::default(), engine), async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let origin = now.to_string();
+        let header_channel = |framing: mu2sls::Framing, headers: &[(&str, &str)]| {
+            let mut b = mu2sls::Channel::builder(addr.clone()).framing(framing).protocol(ProtocolKind::Compact);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            BankClient::new(b.build())
+        };
+        let plain = BankClient::new(mu2sls::Channel::new(addr.clone()));
+        let thead = header_channel(mu2sls::Framing::Header, &[("mu2sls-key", "h-1"), ("mu2sls-origin-ms", &origin)]);
+        let http = header_channel(mu2sls::Framing::Http, &[("X-Mu2sls-Key", "h-2"), ("X-Mu2sls-Origin-Ms", &origin)]);
+        // OpenFaaS keeps a caller's X-Call-Id; a UUIDv7 key carries its origin.
+        let id = CallId::fresh("Bank", "deposit", now);
+        let faas = header_channel(mu2sls::Framing::Http, &[("X-Call-Id", id.as_str())]);
+        for _ in 0..2 {
+            assert_eq!(thead.deposit("erin", 5).await.unwrap(), 5);
+            http.deposit("erin", 5).await.unwrap();
+            faas.deposit("erin", 5).await.unwrap();
+        }
+        assert_eq!(plain.balance("erin").await.unwrap(), 15, "each header-named call ran once");
+        // Metadata that does not add up is refused before anything runs.
+        for headers in [
+            &[("mu2sls-key", "k")][..],
+            &[("mu2sls-key", "k"), ("mu2sls-origin-ms", "soon")][..],
+            &[("mu2sls-call-id", "Bank.deposit:not-a-uuid")][..],
+        ] {
+            match header_channel(mu2sls::Framing::Header, headers).deposit("erin", 1).await {
+                Err(mu2sls::CallError::Application(e)) => {
+                    assert_eq!(e.kind, mu2sls::ApplicationExceptionKind::PROTOCOL_ERROR, "{headers:?}: {}", e.message);
+                }
+                other => panic!("{headers:?}: expected PROTOCOL_ERROR, got {other:?}"),
+            }
+        }
+        assert_eq!(plain.balance("erin").await.unwrap(), 15);
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
     }
 }

@@ -5,8 +5,9 @@
 //! Each call gets a sequence id; a reader task hands each reply to the
 //! caller waiting for that id, so replies may come back in any order (ours)
 //! or in request order (Apache servers). A lost connection fails the calls
-//! waiting on it and is re-established by the next call. Calls are never
-//! retried here: whether a retry is safe is for a layer above to decide.
+//! waiting on it and is re-established by the next call. Calls are retried
+//! only when asked ([`ChannelBuilder::retries`]) and only where it is safe:
+//! the call did not run, or it carries an idempotency key.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -138,6 +139,7 @@ pub struct ChannelBuilder {
     connections: usize,
     service: Option<String>,
     headers: Vec<(String, String)>,
+    retries: u32,
 }
 
 impl ChannelBuilder {
@@ -162,6 +164,25 @@ impl ChannelBuilder {
     /// The largest reply accepted (16,384,000 bytes by default).
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
+        self
+    }
+
+    /// Retries a call up to `n` times (none by default), only where that is
+    /// safe: when the call certainly did not run
+    /// ([`TransportError::is_not_executed`]), or, for any failure without a
+    /// reply, when it carries an idempotency key
+    /// ([`Channel::with_idempotency_key`]), which lets an exactly-once
+    /// server run it once however often it arrives. Attempts back off
+    /// exponentially from 10 ms up to 1 s; each gets the full timeout.
+    /// Oneway calls are never retried.
+    ///
+    /// ```
+    /// let channel = mu2sls::Channel::builder("127.0.0.1:9090").retries(3).build();
+    /// let once = channel.with_idempotency_key("order-42"); // retried on any lost reply
+    /// # let _ = once;
+    /// ```
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
         self
     }
 
@@ -274,6 +295,7 @@ impl Channel {
             connections: 1,
             service: None,
             headers: Vec::new(),
+            retries: 0,
         }
     }
 
@@ -342,6 +364,27 @@ impl Channel {
     /// Sends a call of `method` with `args` (the arguments struct) and waits
     /// for its reply.
     pub async fn call<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
+        let mut retried = 0;
+        loop {
+            match self.call_once(method, args).await {
+                Err(e) if retried < self.inner.config.retries && self.may_retry(&e) => {
+                    debug!(method, error = %e, retried, "retrying");
+                    tokio::time::sleep(Duration::from_millis(10 << retried.min(7)).min(Duration::from_secs(1))).await;
+                    retried += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether a failed call may be sent again: it did not run, or it has
+    /// an idempotency key and got no reply (a reply that does not decode
+    /// would not decode the next time either).
+    fn may_retry(&self, e: &TransportError) -> bool {
+        e.is_not_executed() || (self.key.is_some() && !matches!(e, TransportError::BadReply(_)))
+    }
+
+    async fn call_once<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
         let seq = self.next_seq();
         let message = self.encode(&self.wire_name(method), MessageType::Call, seq, args);
         #[cfg(feature = "http")]
@@ -566,6 +609,58 @@ mod tests {
     /// Any struct will do as arguments and result.
     fn body() -> ApplicationException {
         ApplicationException::new(ApplicationExceptionKind::UNKNOWN, "")
+    }
+
+    /// A server whose first connection reads a call and hangs up; the
+    /// second answers every call. Counts the calls it answered.
+    async fn flaky_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>, tokio::task::JoinHandle<()>)
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = answered.clone();
+        let codec = || MessageCodec::new(Framing::Framed, ProtocolKind::Binary, 1 << 20);
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut first = Framed::new(stream, codec());
+            first.next().await.unwrap().unwrap();
+            drop(first);
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut second = Framed::new(stream, codec());
+            while let Some(Ok(call)) = second.next().await {
+                let at = crate::transport::envelope::len(&call).and_then(Result::ok).filter(|_| call[0] == 0x4D);
+                let (header, _) = read_header::<Binary>(&call.slice(at.unwrap_or(0)..)).unwrap();
+                let reply = encode_message::<Binary, _>(&header.name, MessageType::Reply, header.seq, &body());
+                second.send(reply).await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (addr, answered, server)
+    }
+
+    #[tokio::test]
+    async fn only_safe_calls_are_retried() {
+        // Without a key, a call lost in flight may have run: not retried.
+        let (addr, answered, server) = flaky_server().await;
+        let channel = Channel::builder(addr.to_string()).retries(3).build();
+        let lost = channel.call("ping", &body()).await;
+        assert!(matches!(lost, Err(TransportError::Closed(_))), "{lost:?}");
+        assert_eq!(answered.load(Ordering::SeqCst), 0);
+        channel.call("ping", &body()).await.expect("the next call reconnects");
+        server.abort();
+
+        // With a key the server deduplicates: the lost call is sent again.
+        let (addr, answered, server) = flaky_server().await;
+        let channel = Channel::builder(addr.to_string()).retries(3).build().with_idempotency_key("k");
+        channel.call("ping", &body()).await.expect("retried on a new connection");
+        assert_eq!(answered.load(Ordering::SeqCst), 1, "one retry answered");
+        server.abort();
+
+        // Not retried unless asked.
+        let (addr, _, server) = flaky_server().await;
+        let channel = Channel::new(addr.to_string()).with_idempotency_key("k");
+        assert!(channel.call("ping", &body()).await.is_err());
+        server.abort();
     }
 
     #[tokio::test]

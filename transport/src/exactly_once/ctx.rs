@@ -73,6 +73,41 @@ pub struct Ctx {
     /// Set once an operation met a divergence, so a server that turns the
     /// handler's error into a reply still parks the call's intent.
     divergence: std::sync::Mutex<Option<(u64, StepKind, StepKind)>>,
+    /// Set for a leaf execution: operations read the store (and this
+    /// buffer) and buffer their effects, logging nothing.
+    leaf: Option<Arc<std::sync::Mutex<Buffer>>>,
+}
+
+/// The effects of a leaf execution, committed with its Done record in one
+/// batch (spec §2.4, leaf fast path).
+#[derive(Debug, Default)]
+pub(crate) struct Buffer {
+    /// Keys read-modify-written from the store, with the version read
+    /// (`None`: absent): each becomes a condition of the batch.
+    reads: BTreeMap<Key, Option<crate::store::Version>>,
+    /// The last write of each key (`None`: deleted), in key order.
+    writes: BTreeMap<Key, Option<Bytes>>,
+    /// The handler issued an operation a leaf cannot buffer.
+    steps: bool,
+}
+
+impl Buffer {
+    /// Whether the call must run in step mode instead.
+    pub(crate) fn needs_steps(&self) -> bool {
+        self.steps
+    }
+
+    /// `batch` followed by this buffer's conditions and writes.
+    pub(crate) fn into_batch(self, batch: Batch) -> Batch {
+        let batch = self.reads.into_iter().fold(batch, |b, (key, version)| match version {
+            Some(v) => b.version_is(key, v),
+            None => b.absent(key),
+        });
+        self.writes.into_iter().fold(batch, |b, (key, value)| match value {
+            Some(bytes) => b.put(key, bytes),
+            None => b.delete(key),
+        })
+    }
 }
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -133,12 +168,46 @@ enum Recorded {
 
 impl Ctx {
     pub(crate) fn new(engine: Arc<dyn Backend>, call: CallId) -> Ctx {
-        Ctx { engine, call, step: 0, divergence: std::sync::Mutex::new(None) }
+        Ctx { engine, call, step: 0, divergence: std::sync::Mutex::new(None), leaf: None }
     }
 
     /// The call this execution serves.
     pub fn call_id(&self) -> &CallId {
         &self.call
+    }
+
+    /// A context for a leaf execution, buffering its effects in `buffer`.
+    pub(crate) fn buffered(engine: Arc<dyn Backend>, call: CallId, buffer: Arc<std::sync::Mutex<Buffer>>) -> Ctx {
+        Ctx { leaf: Some(buffer), ..Ctx::new(engine, call) }
+    }
+
+    fn buffer(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        let leaf = self.leaf.as_ref().expect("a leaf context");
+        leaf.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A leaf's view of `key`: its own write if it made one (`Ok`), else
+    /// the store's value (`Err`, with its version).
+    async fn leaf_read(&self, key: &Key) -> Result<Result<Option<Bytes>, Option<Versioned>>, EngineError> {
+        if let Some(written) = self.buffer().writes.get(key) {
+            return Ok(Ok(written.clone()));
+        }
+        let mut found =
+            self.engine.multi_get(std::slice::from_ref(key)).await.map_err(unavailable(&self.call, Some(self.step)))?;
+        Ok(Err(found.pop().flatten()))
+    }
+
+    /// A leaf's read-modify-write of `key`: the value to modify; the store
+    /// version read becomes a condition of the commit.
+    async fn leaf_read_for_update(&self, key: &Key) -> Result<Option<Bytes>, EngineError> {
+        Ok(match self.leaf_read(key).await? {
+            Ok(own) => own,
+            Err(stored) => {
+                let version = stored.as_ref().map(|v| v.version);
+                self.buffer().reads.entry(key.clone()).or_insert(version);
+                stored.map(|v| v.value)
+            }
+        })
     }
 
     /// The first divergence an operation of this execution met (its error
@@ -291,8 +360,17 @@ impl Ctx {
     }
 
     async fn get_slot<T: Decode>(&mut self, slot: Slot<'_>) -> Result<Option<T>, EngineError> {
-        let fp = self.fp(StepKind::Get, &slot.parts());
         let skey = slot.key(self.engine.service());
+        if self.leaf.is_some() {
+            let value = match self.leaf_read(&skey).await? {
+                Ok(own) => own,
+                Err(stored) => stored.map(|v| v.value),
+            };
+            let value = value.map(|bytes| decode::<Binary, T>(&bytes)).transpose().map_err(self.corrupt(&skey))?;
+            self.step += 1;
+            return Ok(value);
+        }
+        let fp = self.fp(StepKind::Get, &slot.parts());
         let (log, mut state) = self.read(std::slice::from_ref(&skey)).await?;
         let value = match log {
             Some(found) => self.adopt(StepKind::Get, fp, &found)?.value,
@@ -311,6 +389,11 @@ impl Ctx {
 
     async fn put_slot<T: Encode>(&mut self, slot: Slot<'_>, value: &T) -> Result<(), EngineError> {
         let bytes = encode::<Binary, T>(value);
+        if self.leaf.is_some() {
+            self.buffer().writes.insert(slot.key(self.engine.service()), Some(bytes));
+            self.step += 1;
+            return Ok(());
+        }
         let mut parts = slot.parts();
         parts.push(&bytes);
         let fp = self.fp(StepKind::Put, &parts);
@@ -321,6 +404,11 @@ impl Ctx {
     }
 
     async fn delete_slot(&mut self, slot: Slot<'_>) -> Result<(), EngineError> {
+        if self.leaf.is_some() {
+            self.buffer().writes.insert(slot.key(self.engine.service()), None);
+            self.step += 1;
+            return Ok(());
+        }
         let fp = self.fp(StepKind::Delete, &slot.parts());
         let effect = Batch::new().delete(slot.key(self.engine.service()));
         self.record(StepKind::Delete, fp, None, effect).await?;
@@ -334,8 +422,16 @@ impl Ctx {
         R: StepValue,
         F: FnMut(Option<T>) -> (T, R),
     {
-        let fp = self.fp(StepKind::Update, &slot.parts());
         let skey = slot.key(self.engine.service());
+        if self.leaf.is_some() {
+            let old = self.leaf_read_for_update(&skey).await?;
+            let old = old.map(|b| decode::<Binary, T>(&b)).transpose().map_err(self.corrupt(&skey))?;
+            let (new, ret) = f(old);
+            self.buffer().writes.insert(skey, Some(encode::<Binary, T>(&new)));
+            self.step += 1;
+            return Ok(ret);
+        }
+        let fp = self.fp(StepKind::Update, &slot.parts());
         loop {
             let (log, mut state) = self.read(std::slice::from_ref(&skey)).await?;
             let logged = match log {
@@ -369,6 +465,12 @@ impl Ctx {
 
     /// Up to `limit` entries of map `name` in key order, as one logged step.
     async fn scan_map<V: Decode>(&mut self, name: &str, limit: usize) -> Result<Vec<(String, V)>, EngineError> {
+        if self.leaf.is_some() {
+            // A scan would have to merge the buffered writes: run the call
+            // in step mode instead.
+            self.buffer().steps = true;
+            return Err(self.fail("a leaf execution does not scan; the call runs again in step mode"));
+        }
         let fp = self.fp(StepKind::Scan, &[MAP_TAG.as_bytes(), name.as_bytes(), &(limit as u64).to_be_bytes()]);
         let (log, _) = self.read(&[]).await?;
         let bytes = match log {
@@ -455,6 +557,9 @@ impl Ctx {
         A: StepValue,
         F: FnMut(&mut Tx) -> Result<R, TxError<A>>,
     {
+        if self.leaf.is_some() {
+            return self.leaf_transaction(f).await;
+        }
         let fp = self.fp(StepKind::Transaction, &[]);
         // Keys the closure asked for, fetched together on every attempt.
         let mut wanted: BTreeSet<String> = BTreeSet::new();
@@ -517,6 +622,59 @@ impl Ctx {
         }
     }
 
+    /// [`Ctx::transaction`] in a leaf: reads from the buffer or the store,
+    /// writes into the buffer; every key read from the store becomes a
+    /// condition of the commit.
+    async fn leaf_transaction<R, A, F>(&mut self, mut f: F) -> Result<Result<R, A>, EngineError>
+    where
+        F: FnMut(&mut Tx) -> Result<R, TxError<A>>,
+    {
+        let mut snapshot: BTreeMap<String, (Option<Versioned>, bool)> = BTreeMap::new();
+        loop {
+            let mut tx = Tx {
+                snapshot: snapshot.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect(),
+                reads: BTreeSet::new(),
+                writes: BTreeMap::new(),
+            };
+            let outcome = match f(&mut tx) {
+                Ok(value) => Ok(value),
+                Err(TxError::Abort(abort)) => Err(abort),
+                Err(TxError::Interrupted(TxInterrupt(Interrupt::NeedsRead(key)))) => {
+                    let skey = self.state_key(&key);
+                    let entry = match self.leaf_read(&skey).await? {
+                        // Own writes read back without a condition.
+                        Ok(own) => (own.map(|value| Versioned { version: crate::store::Version::new(0), value }), true),
+                        Err(stored) => (stored, false),
+                    };
+                    snapshot.insert(key, entry);
+                    continue;
+                }
+                Err(TxError::Interrupted(TxInterrupt(Interrupt::Corrupt { key, source }))) => {
+                    return Err(self.corrupt(&self.state_key(&key))(source));
+                }
+            };
+            if outcome.is_ok() {
+                let keys: Vec<(Key, Option<Versioned>)> = tx
+                    .reads
+                    .iter()
+                    .filter_map(|k| match snapshot.get(k) {
+                        Some((stored, false)) => Some((self.state_key(k), stored.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let writes: Vec<(Key, Option<Bytes>)> =
+                    tx.writes.into_iter().map(|(k, v)| (self.state_key(&k), v)).collect();
+                let mut buffer = self.buffer();
+                for (key, stored) in keys {
+                    buffer.reads.entry(key).or_insert(stored.map(|v| v.version));
+                }
+                buffer.writes.extend(writes);
+            }
+            self.step += 1;
+            return Ok(outcome);
+        }
+    }
+
     /// The current time, logged: replays see the first execution's time.
     pub async fn now(&mut self) -> Result<SystemTime, EngineError> {
         let engine = Arc::clone(&self.engine);
@@ -538,6 +696,11 @@ impl Ctx {
     /// A logged nondeterministic value: the logged one if the step has a
     /// record, else `fresh()`, recorded.
     async fn draw<T: StepValue>(&mut self, kind: StepKind, fresh: impl FnOnce() -> T) -> Result<T, EngineError> {
+        if self.leaf.is_some() {
+            // Nothing of a leaf is seen before its commit, the result included.
+            self.step += 1;
+            return Ok(fresh());
+        }
         let fp = self.fp(kind, &[]);
         let (log, _) = self.read(&[]).await?;
         let bytes = match log {

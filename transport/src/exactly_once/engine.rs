@@ -41,6 +41,7 @@ pub struct EngineConfig {
     max_attempts: u32,
     lease: Duration,
     gc_chunk: usize,
+    leaf_fast_path: bool,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +54,7 @@ impl Default for EngineConfig {
             max_attempts: 10,
             lease: Duration::from_secs(60),
             gc_chunk: 256,
+            leaf_fast_path: true,
         }
     }
 }
@@ -100,6 +102,20 @@ impl EngineConfig {
     /// Entries per GC scan page and per log-deletion batch (default 256).
     pub fn gc_chunk(mut self, entries: usize) -> EngineConfig {
         self.gc_chunk = entries.max(1);
+        self
+    }
+
+    /// Whether a call with no record yet first runs as a leaf (spec §2.4,
+    /// on by default): its steps are buffered and committed with its Done
+    /// record in one batch, conditioned on the call still having no record
+    /// and on every key it read-modify-wrote being unchanged, so a call
+    /// costs one read and one durable write. A crash before that batch
+    /// leaves nothing behind (the retry starts afresh). If the batch loses
+    /// to a concurrent change three times, or the handler issues an
+    /// operation the leaf path does not buffer (a map scan), the call runs
+    /// again in step mode, where every step is logged as it happens.
+    pub fn leaf_fast_path(mut self, on: bool) -> EngineConfig {
+        self.leaf_fast_path = on;
         self
     }
 
@@ -234,6 +250,33 @@ enum Begin {
     Finished(Bytes),
     /// Run the handler; the call record has this version.
     Run(crate::store::Version),
+    /// No record, and the call may run: try the leaf fast path.
+    Absent,
+}
+
+/// What one leaf attempt ended with.
+enum Leaf {
+    /// Committed: the call's result.
+    Done(Bytes),
+    /// Another execution created a record first: read it again.
+    Reread,
+    /// A state conflict: try the leaf again.
+    Conflict,
+    /// Run in step mode instead.
+    Steps,
+}
+
+/// Leaf attempts before a call that keeps meeting state conflicts runs in
+/// step mode.
+const LEAF_ATTEMPTS: u32 = 3;
+
+fn panicked(call: &CallId, panic: &(dyn std::any::Any + Send)) -> EngineError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    EngineError::HandlerPanicked { call: call.clone(), message }
 }
 
 pub(crate) fn unavailable(call: &CallId, step: Option<u64>) -> impl FnOnce(StoreError) -> EngineError + '_ {
@@ -291,16 +334,25 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// reply, declared exceptions included) as the call's one result: if
     /// another execution recorded one first, that one is returned. An `Err`
     /// or a panic is not a result and records nothing.
-    pub async fn serve<F, Fut>(&self, meta: &CallMeta, request: &Request, handler: F) -> Result<Bytes, EngineError>
+    pub async fn serve<F, Fut>(&self, meta: &CallMeta, request: &Request, mut handler: F) -> Result<Bytes, EngineError>
     where
-        F: FnOnce(Ctx) -> Fut,
+        F: FnMut(Ctx) -> Fut,
         Fut: Future<Output = Result<Bytes, EngineError>>,
     {
         let span = tracing::info_span!("exactly_once.serve", service = %self.inner.service, call = %meta.call_id());
         async move {
-            let version = match self.begin(meta, request).await? {
-                Begin::Finished(result) => return Ok(result),
-                Begin::Run(version) => version,
+            let mut leaf_attempts = if self.inner.config.leaf_fast_path { LEAF_ATTEMPTS } else { 0 };
+            let version = loop {
+                match self.begin(meta, request, leaf_attempts == 0).await? {
+                    Begin::Finished(result) => return Ok(result),
+                    Begin::Run(version) => break version,
+                    Begin::Absent => match self.leaf(meta, request, &mut handler).await? {
+                        Leaf::Done(result) => return Ok(result),
+                        Leaf::Reread => {}
+                        Leaf::Conflict => leaf_attempts -= 1,
+                        Leaf::Steps => leaf_attempts = 0,
+                    },
+                }
             };
             let call = meta.call_id();
             let ctx = Ctx::new(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, call.clone());
@@ -312,14 +364,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                     }
                     return Err(error);
                 }
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    return Err(EngineError::HandlerPanicked { call: call.clone(), message });
-                }
+                Err(panic) => return Err(panicked(call, &*panic)),
             };
             self.finish(meta, request, version, result).await
         }
@@ -327,7 +372,46 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         .await
     }
 
-    async fn begin(&self, meta: &CallMeta, request: &Request) -> Result<Begin, EngineError> {
+    /// One leaf attempt: runs the handler with its steps buffered, then
+    /// commits its effects and Done record in one batch.
+    async fn leaf<F, Fut>(&self, meta: &CallMeta, request: &Request, handler: &mut F) -> Result<Leaf, EngineError>
+    where
+        F: FnMut(Ctx) -> Fut,
+        Fut: Future<Output = Result<Bytes, EngineError>>,
+    {
+        let call = meta.call_id();
+        let buffer = Arc::new(std::sync::Mutex::new(super::ctx::Buffer::default()));
+        let ctx = Ctx::buffered(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, call.clone(), buffer.clone());
+        let outcome = AssertUnwindSafe(handler(ctx)).catch_unwind().await;
+        let buffer = std::mem::take(&mut *buffer.lock().unwrap_or_else(|p| p.into_inner()));
+        if buffer.needs_steps() {
+            return Ok(Leaf::Steps);
+        }
+        let result = match outcome {
+            Ok(Ok(result)) => result,
+            // Nothing was written: not a result, as in step mode.
+            Ok(Err(error)) => return Err(error),
+            Err(panic) => return Err(panicked(call, &*panic)),
+        };
+        let now = self.inner.clock.now_ms();
+        let (ckey, tkey) = (call_key(call), tomb_key(call));
+        let done = CallRecord {
+            fp: request.fp(),
+            origin_ms: meta.origin_ms(),
+            status: CallStatus::Done { result: result.clone(), done_at_ms: now },
+        };
+        let batch = buffer
+            .into_batch(Batch::new().absent(ckey.clone()).absent(tkey))
+            .put(ckey, done.encode())
+            .put(done_key(now, call), Bytes::new());
+        match self.inner.store.apply(batch).await.map_err(unavailable(call, None))? {
+            Outcome::Applied { .. } => Ok(Leaf::Done(result)),
+            Outcome::Failed { condition: 0 | 1, .. } => Ok(Leaf::Reread),
+            Outcome::Failed { .. } => Ok(Leaf::Conflict),
+        }
+    }
+
+    async fn begin(&self, meta: &CallMeta, request: &Request, create: bool) -> Result<Begin, EngineError> {
         let inner = &self.inner;
         let call = meta.call_id();
         let (ckey, tkey) = (call_key(call), tomb_key(call));
@@ -380,6 +464,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 });
             }
             self.check_deadline(meta, now)?;
+            if !create {
+                return Ok(Begin::Absent);
+            }
             let record = CallRecord { fp: request.fp(), origin_ms: meta.origin_ms(), status: self.running(now) };
             let mut batch = Batch::new().absent(ckey.clone()).absent(tkey.clone()).put(ckey.clone(), record.encode());
             if call.is_root() {

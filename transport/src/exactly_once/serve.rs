@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::call_id::{CallId, CallMeta};
+use super::call_id::{CallId, CallMeta, CallerMeta};
 use super::clock::Clock;
 use super::collector::{Intent, Redriver};
 use super::ctx::Ctx;
@@ -57,14 +57,79 @@ fn protocol_byte(kind: ProtocolKind) -> u8 {
 }
 
 /// The call's metadata, or a fresh root id for a caller that sent none.
-fn meta_for<S: Store + 'static, C: Clock>(engine: &Engine<S, C>, cx: &CallContext) -> CallMeta {
-    match cx.caller_meta() {
+fn meta_for<S: Store + 'static, C: Clock>(engine: &Engine<S, C>, cx: &CallContext) -> Result<CallMeta, String> {
+    let from_headers;
+    let sent = match cx.caller_meta() {
+        Some(meta) => Some(meta),
+        None => {
+            from_headers = meta_from_headers(cx)?;
+            from_headers.as_ref()
+        }
+    };
+    Ok(match sent {
         Some(meta) => meta.resolve(engine.service(), cx.method()),
         None => {
             let now = engine.now_ms();
             CallMeta::root(CallId::fresh(engine.service(), cx.method(), now), now)
         }
+    })
+}
+
+/// The value of header `mu2sls-<field>` (THeader info headers) or
+/// `X-Mu2sls-<Field>` (HTTP).
+fn meta_header<'a>(cx: &'a CallContext, field: &str) -> Option<&'a str> {
+    cx.header(&format!("mu2sls-{field}")).or_else(|| cx.header(&format!("x-mu2sls-{field}")))
+}
+
+/// Exactly-once metadata from headers (spec §2.1), for callers that send
+/// headers rather than our envelope: `mu2sls-key` or `mu2sls-call-id`
+/// (HTTP also `X-Call-Id`), `mu2sls-origin-ms`, `mu2sls-deadline-ms`,
+/// `mu2sls-caller-id` and `mu2sls-caller-step`. A call id whose key is a
+/// UUIDv7 needs no origin: it is the UUID's time.
+fn meta_from_headers(cx: &CallContext) -> Result<Option<CallerMeta>, String> {
+    let number = |field: &str| -> Result<Option<u64>, String> {
+        meta_header(cx, field)
+            .map(|v| v.trim().parse::<u64>().map_err(|_| format!("header mu2sls-{field}: not a number: {v:?}")))
+            .transpose()
+    };
+    let key = meta_header(cx, "key");
+    let id = meta_header(cx, "call-id").or_else(|| cx.header("x-call-id"));
+    let (origin, deadline) = (number("origin-ms")?, number("deadline-ms")?);
+    match (id, key) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err("both a call id and an idempotency key".into()),
+        (None, Some(key)) => {
+            let origin_ms = origin.ok_or("header mu2sls-key without mu2sls-origin-ms")?;
+            Ok(Some(CallerMeta::Key { key: key.to_owned(), origin_ms, deadline_ms: deadline }))
+        }
+        (Some(id), None) => {
+            let call_id: CallId = id.parse().map_err(|e| format!("call id header: {e}"))?;
+            let origin_ms = match origin {
+                Some(o) => o,
+                None => uuid_v7_ms(&call_id.root_id().key())
+                    .ok_or("a call id header without mu2sls-origin-ms (and its key is no UUIDv7)")?,
+            };
+            let caller = match (meta_header(cx, "caller-id"), number("caller-step")?) {
+                (Some(c), Some(step)) => {
+                    Some((c.parse::<CallId>().map_err(|e| format!("caller id header: {e}"))?, step))
+                }
+                (None, None) => None,
+                _ => return Err("mu2sls-caller-id and mu2sls-caller-step go together".into()),
+            };
+            let meta = CallMeta::new(call_id, caller, origin_ms, deadline).map_err(|e| e.to_string())?;
+            Ok(Some(CallerMeta::Call(meta)))
+        }
     }
+}
+
+/// The time of a UUIDv7 key, in ms since the Unix epoch.
+fn uuid_v7_ms(key: &[u8]) -> Option<u64> {
+    let uuid = uuid::Uuid::parse_str(std::str::from_utf8(key).ok()?).ok()?;
+    if uuid.get_version_num() != 7 {
+        return None;
+    }
+    let (secs, nanos) = uuid.get_timestamp()?.to_unix();
+    Some(secs.saturating_mul(1000).saturating_add(u64::from(nanos) / 1_000_000))
 }
 
 /// Serves one call of a durable method: decodes `A` from `frame` (at `at`),
@@ -95,7 +160,17 @@ where
         }
         Err(e) => return Some(protocol_error_reply::<P>(cx, &e)),
     };
-    let meta = meta_for(engine, cx);
+    let meta = match meta_for(engine, cx) {
+        Ok(meta) => meta,
+        Err(_) if oneway => return None,
+        Err(problem) => {
+            let e = ApplicationException::new(
+                ApplicationExceptionKind::PROTOCOL_ERROR,
+                format!("exactly-once metadata: {problem}"),
+            );
+            return Some(exception_reply::<P>(cx, &e));
+        }
+    };
     if meta.call_id().is_root()
         && (meta.call_id().service() != engine.service() || meta.call_id().method() != cx.method())
     {
@@ -114,21 +189,28 @@ where
     body.put_u8(protocol_byte(P::KIND));
     body.put_slice(&frame[at..]);
     let request = Request::new(cx.method(), body.freeze());
+    let mut first = Some(args);
     let result = engine
-        .serve(&meta, &request, |mut ctx| async move {
-            let outcome = args.call(handler, &mut ctx).await;
-            let result = match outcome {
-                Ok(v) => <A::Result as MethodResult>::success(v),
-                Err(ServiceError::Exception(e)) => <A::Result as MethodResult>::exception(e),
-                Err(ServiceError::Application(e)) => {
-                    // A divergence goes to the engine as such: it parks the intent.
-                    return Err(ctx.divergence().unwrap_or_else(|| EngineError::HandlerFailed {
-                        call: ctx.call_id().clone(),
-                        source: e.into(),
-                    }));
-                }
-            };
-            Ok(encode::<Binary, A::Result>(&result))
+        .serve(&meta, &request, |mut ctx| {
+            // A call that leaves the leaf path runs again: decode again.
+            let args = first.take().map_or_else(|| decode_args::<P, A>(frame, at), Ok);
+            async move {
+                let args =
+                    args.map_err(|e| EngineError::HandlerFailed { call: ctx.call_id().clone(), source: e.into() })?;
+                let outcome = args.call(handler, &mut ctx).await;
+                let result = match outcome {
+                    Ok(v) => <A::Result as MethodResult>::success(v),
+                    Err(ServiceError::Exception(e)) => <A::Result as MethodResult>::exception(e),
+                    Err(ServiceError::Application(e)) => {
+                        // A divergence goes to the engine as such: it parks the intent.
+                        return Err(ctx.divergence().unwrap_or_else(|| EngineError::HandlerFailed {
+                            call: ctx.call_id().clone(),
+                            source: e.into(),
+                        }));
+                    }
+                };
+                Ok(encode::<Binary, A::Result>(&result))
+            }
         })
         .await;
     if oneway {

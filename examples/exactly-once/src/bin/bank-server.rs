@@ -1,6 +1,7 @@
 //! Serves `Counter` and `Bank` exactly once over a sled store, for the
-//! kill -9 tests: `bank-server --store DIR [--counter-port N] [--bank-port N]`
-//! (ports default to 0, any free port). Prints `counter ADDR` and
+//! kill -9 tests: `bank-server --store DIR [--counter-port N] [--bank-port N]
+//! [--steps]` (ports default to 0, any free port; `--steps` turns the leaf
+//! fast path off, so every step is logged as it happens). Prints `counter ADDR` and
 //! `bank ADDR` once both listen, then serves until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
@@ -11,8 +12,12 @@ use mu2sls::{EngineConfig, SledOptions, SledStore};
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut store, mut counter_port, mut bank_port) = (None, 0u16, 0u16);
+    let (mut store, mut counter_port, mut bank_port, mut leaf) = (None, 0u16, 0u16, true);
     while let Some(arg) = args.next() {
+        if arg == "--steps" {
+            leaf = false;
+            continue;
+        }
         let value = args.next();
         match (arg.as_str(), value) {
             ("--store", Some(v)) => store = Some(v),
@@ -51,7 +56,14 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let served = example_exactly_once::serve(store.clone(), EngineConfig::default(), counter, bank, shutdown).await;
+    let served = example_exactly_once::serve(
+        store.clone(),
+        EngineConfig::default().leaf_fast_path(leaf),
+        counter,
+        bank,
+        shutdown,
+    )
+    .await;
     let closed = store.close().await;
     match (served, closed) {
         (Ok(()), Ok(())) => ExitCode::SUCCESS,

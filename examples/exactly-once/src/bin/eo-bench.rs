@@ -143,14 +143,17 @@ async fn in_process_call<S: Store + 'static>(
             let meta = CallMeta::root(CallId::root("Counter", method, format!("{task}-{n}")), now);
             let request = Request::new(method, bytes_of(task, n));
             engine
-                .serve(&meta, &request, |mut ctx| async move {
-                    let counters = Counters;
-                    let done = match op {
-                        Op::Get => counters.read(&mut ctx, name).await.map(drop),
-                        Op::Put => counters.set(&mut ctx, name, n as i64).await,
-                        Op::Increment => counters.increment(&mut ctx, name, 1).await.map(drop),
-                    };
-                    done.map(|()| bytes::Bytes::new()).map_err(|e| ctx.fail(e.to_string()))
+                .serve(&meta, &request, |mut ctx| {
+                    let name = name.clone();
+                    async move {
+                        let counters = Counters;
+                        let done = match op {
+                            Op::Get => counters.read(&mut ctx, name).await.map(drop),
+                            Op::Put => counters.set(&mut ctx, name, n as i64).await,
+                            Op::Increment => counters.increment(&mut ctx, name, 1).await.map(drop),
+                        };
+                        done.map(|()| bytes::Bytes::new()).map_err(|e| ctx.fail(e.to_string()))
+                    }
                 })
                 .await
                 .map(drop)

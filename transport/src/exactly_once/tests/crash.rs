@@ -152,7 +152,8 @@ pub(super) trait Workflow {
 /// Runs `W` crashed at every request in both phases; returns the number of
 /// crash points covered.
 #[allow(clippy::print_stderr, reason = "the crash-point count is part of the test's report")]
-pub(super) async fn crash_matrix<B: Backend, W: Workflow>() -> u64 {
+pub(super) async fn crash_matrix<B: Backend, W: Workflow, const LEAF: bool>() -> u64 {
+    let config = || config().leaf_fast_path(LEAF);
     let (_backend, store) = B::open().await;
     let clock = ManualClock::new(T0);
     W::prepare(&Engine::new(SERVICE, store.clone(), clock.clone(), config()), &clock).await;
@@ -163,7 +164,7 @@ pub(super) async fn crash_matrix<B: Backend, W: Workflow>() -> u64 {
     let mut covered = 0;
     for k in 1..=n {
         for phase in [Phase::Before, Phase::After] {
-            let at = format!("{} on {}, request {k} of {n}, {phase:?}", W::NAME, B::NAME);
+            let at = format!("{} on {} (leaf {LEAF}), request {k} of {n}, {phase:?}", W::NAME, B::NAME);
             let (mut backend, store) = B::open().await;
             let clock = ManualClock::new(T0);
             W::prepare(&Engine::new(SERVICE, store.clone(), clock.clone(), config()), &clock).await;
@@ -179,7 +180,8 @@ pub(super) async fn crash_matrix<B: Backend, W: Workflow>() -> u64 {
             covered += 1;
         }
     }
-    eprintln!("crash points covered: {} on {}: {covered} ({n} requests x 2 phases)", W::NAME, B::NAME);
+    let mode = if LEAF { "leaf" } else { "steps" };
+    eprintln!("crash points covered: {} on {} ({mode}): {covered} ({n} requests x 2 phases)", W::NAME, B::NAME);
     covered
 }
 
@@ -383,26 +385,38 @@ impl Workflow for GcPastW {
 }
 
 macro_rules! crash_tests {
-    ($($(#[$attr:meta])* $name:ident: $backend:ty, $workflow:ty;)*) => {$(
+    ($($(#[$attr:meta])* $name:ident: $backend:ty, $workflow:ty, $leaf:expr;)*) => {$(
         $(#[$attr])*
         #[tokio::test]
         async fn $name() {
-            assert!(crash_matrix::<$backend, $workflow>().await > 0);
+            assert!(crash_matrix::<$backend, $workflow, $leaf>().await > 0);
         }
     )*};
 }
 
 crash_tests! {
-    counter_update_survives_every_crash_point_memory: Memory, CallFlow<Counter>;
+    counter_update_survives_every_crash_point_memory: Memory, CallFlow<Counter>, false;
     #[cfg(feature = "sled")]
-    counter_update_survives_every_crash_point_sled: Sled, CallFlow<Counter>;
-    transfer_transaction_survives_every_crash_point_memory: Memory, CallFlow<Transfer>;
+    counter_update_survives_every_crash_point_sled: Sled, CallFlow<Counter>, false;
+    transfer_transaction_survives_every_crash_point_memory: Memory, CallFlow<Transfer>, false;
     #[cfg(feature = "sled")]
-    transfer_transaction_survives_every_crash_point_sled: Sled, CallFlow<Transfer>;
-    nondeterminism_is_stable_at_every_crash_point_memory: Memory, CallFlow<Nondeterminism>;
+    transfer_transaction_survives_every_crash_point_sled: Sled, CallFlow<Transfer>, false;
+    nondeterminism_is_stable_at_every_crash_point_memory: Memory, CallFlow<Nondeterminism>, false;
     #[cfg(feature = "sled")]
-    nondeterminism_is_stable_at_every_crash_point_sled: Sled, CallFlow<Nondeterminism>;
-    gc_past_w_survives_every_crash_point_memory: Memory, GcPastW;
+    nondeterminism_is_stable_at_every_crash_point_sled: Sled, CallFlow<Nondeterminism>, false;
+    gc_past_w_survives_every_crash_point_memory: Memory, GcPastW, false;
     #[cfg(feature = "sled")]
-    gc_past_w_survives_every_crash_point_sled: Sled, GcPastW;
+    gc_past_w_survives_every_crash_point_sled: Sled, GcPastW, false;
+    counter_update_leaf_survives_every_crash_point_memory: Memory, CallFlow<Counter>, true;
+    #[cfg(feature = "sled")]
+    counter_update_leaf_survives_every_crash_point_sled: Sled, CallFlow<Counter>, true;
+    transfer_transaction_leaf_survives_every_crash_point_memory: Memory, CallFlow<Transfer>, true;
+    #[cfg(feature = "sled")]
+    transfer_transaction_leaf_survives_every_crash_point_sled: Sled, CallFlow<Transfer>, true;
+    nondeterminism_leaf_is_stable_at_every_crash_point_memory: Memory, CallFlow<Nondeterminism>, true;
+    #[cfg(feature = "sled")]
+    nondeterminism_leaf_is_stable_at_every_crash_point_sled: Sled, CallFlow<Nondeterminism>, true;
+    gc_past_w_leaf_survives_every_crash_point_memory: Memory, GcPastW, true;
+    #[cfg(feature = "sled")]
+    gc_past_w_leaf_survives_every_crash_point_sled: Sled, GcPastW, true;
 }

@@ -94,6 +94,7 @@ proptest! {
     fn concurrent_executions_of_one_call_converge(
         schedules in proptest::collection::vec(proptest::collection::vec(0u8..4, 1..16), 2..=3),
         zero_lease in any::<bool>(),
+        leaf in any::<bool>(),
     ) {
         runtime().block_on(async move {
             let memory = MemoryStore::new();
@@ -102,6 +103,8 @@ proptest! {
             // A zero lease makes every execution take over the others' lease,
             // so Done batches race on changing versions.
             let config = if zero_lease { config().lease(Duration::ZERO) } else { config() };
+            // Leaf executions race on their one commit instead.
+            let config = config.leaf_fast_path(leaf);
             let meta = CallMeta::root(CallId::root(SERVICE, "mixed", "m-1"), T0);
             let mut tasks = JoinSet::new();
             for schedule in schedules {

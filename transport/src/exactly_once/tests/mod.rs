@@ -30,6 +30,8 @@ pub(super) fn config() -> EngineConfig {
         .lease(Duration::from_secs(30))
         .max_attempts(3)
         .gc_chunk(2)
+        // Most tests look at step mode's records; the leaf path has its own.
+        .leaf_fast_path(false)
 }
 
 /// Moves past the re-drive delay and any lease taken before.
@@ -315,4 +317,61 @@ async fn map_entries_are_keys_of_their_own_and_scans_are_logged() {
         found.map(|v| decode::<Binary, i64>(&v.value).unwrap())
     };
     assert_eq!(count, Some(2), "each call's update applied once");
+}
+
+fn leaf_engine(clock: &ManualClock, store: MemoryStore) -> Engine<MemoryStore, ManualClock> {
+    Engine::new(SERVICE, store, clock.clone(), config().leaf_fast_path(true))
+}
+
+#[tokio::test]
+async fn a_leaf_call_commits_its_effects_and_result_in_one_batch() {
+    let clock = ManualClock::new(T0);
+    let counting = crash::CrashStore::counting(MemoryStore::new());
+    let engine = Engine::new(SERVICE, counting.clone(), clock.clone(), config().leaf_fast_path(true));
+    let reply = engine.serve(&root("leaf"), &Request::new("add", Bytes::new()), add_one).await.unwrap();
+    assert_eq!(reply, Bytes::from("1"));
+    // The call's records, the update's read, the commit.
+    assert_eq!(counting.requests(), 3, "one read of the call, one of the key, one write");
+    for prefix in ["log", "intent"] {
+        assert!(keys_under(engine.store(), prefix).await.is_empty(), "a leaf logs no {prefix}");
+    }
+    let retry = engine.serve(&root("leaf"), &Request::new("add", Bytes::new()), add_one).await.unwrap();
+    assert_eq!(retry, reply);
+    assert_eq!(state::<_, i64>(engine.store(), "hits").await, Some(1));
+}
+
+#[tokio::test]
+async fn a_leaf_that_keeps_conflicting_runs_in_step_mode() {
+    let clock = ManualClock::new(T0);
+    let memory = MemoryStore::new();
+    let engine = leaf_engine(&clock, memory.clone());
+    let runs = Arc::new(AtomicUsize::new(0));
+    // Every leaf run sees "hits" change under it (a concurrent writer).
+    let handler = |mut ctx: Ctx| {
+        let (runs, memory) = (runs.clone(), memory.clone());
+        async move {
+            let n: i64 = ctx.update("hits", |old: Option<i64>| (old.unwrap_or(0) + 1, old.unwrap_or(0) + 1)).await?;
+            if runs.fetch_add(1, Ordering::SeqCst) < 3 {
+                let other = crate::store::Batch::new()
+                    .put(Key::from(("state", SERVICE, "hits")), crate::codec::encode::<Binary, i64>(&100));
+                memory.apply(other).await.unwrap();
+            }
+            Ok(Bytes::from(n.to_string()))
+        }
+    };
+    let reply = engine.serve(&root("busy"), &Request::new("add", Bytes::new()), handler).await.unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 4, "three leaf attempts, then step mode");
+    assert_eq!(reply, Bytes::from("101"));
+    assert_eq!(state::<_, i64>(&memory, "hits").await, Some(101), "the step-mode run applied once");
+    assert!(!keys_under(&memory, "log").await.is_empty(), "step mode logs its steps");
+}
+
+#[tokio::test]
+async fn a_leaf_that_scans_runs_in_step_mode() {
+    let clock = ManualClock::new(T0);
+    let engine = leaf_engine(&clock, MemoryStore::new());
+    let first = engine.serve(&root("bob"), &Request::new("add", Bytes::new()), follow).await.unwrap();
+    assert_eq!(first, Bytes::from("bob=1,count=1"));
+    let second = engine.serve(&root("carol"), &Request::new("add", Bytes::new()), follow).await.unwrap();
+    assert_eq!(second, Bytes::from("bob=1,carol=1,count=2"));
 }
