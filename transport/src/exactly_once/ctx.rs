@@ -573,20 +573,11 @@ impl Ctx {
                 self.step += 1;
                 return Ok(outcome);
             }
-            let mut tx = Tx {
-                snapshot: wanted.iter().cloned().zip(values).collect(),
-                reads: BTreeSet::new(),
-                writes: BTreeMap::new(),
-            };
-            let outcome = match f(&mut tx) {
-                Ok(value) => Ok(value),
-                Err(TxError::Abort(abort)) => Err(abort),
-                Err(TxError::Interrupted(TxInterrupt(Interrupt::NeedsRead(key)))) => {
+            let (outcome, tx) = match self.attempt(&mut f, wanted.iter().cloned().zip(values).collect())? {
+                Attempt::Finished(outcome, tx) => (outcome, tx),
+                Attempt::NeedsRead(key) => {
                     wanted.insert(key);
                     continue;
-                }
-                Err(TxError::Interrupted(TxInterrupt(Interrupt::Corrupt { key, source }))) => {
-                    return Err(self.corrupt(&self.state_key(&key))(source));
                 }
             };
             let mut effect = Batch::new();
@@ -622,6 +613,26 @@ impl Ctx {
         }
     }
 
+    /// Runs one attempt of a transaction closure over `snapshot`.
+    fn attempt<R, A, F>(
+        &self,
+        f: &mut F,
+        snapshot: BTreeMap<String, Option<Versioned>>,
+    ) -> Result<Attempt<R, A>, EngineError>
+    where
+        F: FnMut(&mut Tx) -> Result<R, TxError<A>>,
+    {
+        let mut tx = Tx { snapshot, reads: BTreeSet::new(), writes: BTreeMap::new() };
+        match f(&mut tx) {
+            Ok(value) => Ok(Attempt::Finished(Ok(value), tx)),
+            Err(TxError::Abort(abort)) => Ok(Attempt::Finished(Err(abort), tx)),
+            Err(TxError::Interrupted(TxInterrupt(Interrupt::NeedsRead(key)))) => Ok(Attempt::NeedsRead(key)),
+            Err(TxError::Interrupted(TxInterrupt(Interrupt::Corrupt { key, source }))) => {
+                Err(self.corrupt(&self.state_key(&key))(source))
+            }
+        }
+    }
+
     /// [`Ctx::transaction`] in a leaf: reads from the buffer or the store,
     /// writes into the buffer; every key read from the store becomes a
     /// condition of the commit.
@@ -631,15 +642,10 @@ impl Ctx {
     {
         let mut snapshot: BTreeMap<String, (Option<Versioned>, bool)> = BTreeMap::new();
         loop {
-            let mut tx = Tx {
-                snapshot: snapshot.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect(),
-                reads: BTreeSet::new(),
-                writes: BTreeMap::new(),
-            };
-            let outcome = match f(&mut tx) {
-                Ok(value) => Ok(value),
-                Err(TxError::Abort(abort)) => Err(abort),
-                Err(TxError::Interrupted(TxInterrupt(Interrupt::NeedsRead(key)))) => {
+            let view = snapshot.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
+            let (outcome, tx) = match self.attempt(&mut f, view)? {
+                Attempt::Finished(outcome, tx) => (outcome, tx),
+                Attempt::NeedsRead(key) => {
                     let skey = self.state_key(&key);
                     let entry = match self.leaf_read(&skey).await? {
                         // Own writes read back without a condition.
@@ -648,9 +654,6 @@ impl Ctx {
                     };
                     snapshot.insert(key, entry);
                     continue;
-                }
-                Err(TxError::Interrupted(TxInterrupt(Interrupt::Corrupt { key, source }))) => {
-                    return Err(self.corrupt(&self.state_key(&key))(source));
                 }
             };
             if outcome.is_ok() {
@@ -805,6 +808,14 @@ impl<V: Encode + Decode> PMap<'_, V> {
     pub async fn entries(&mut self, limit: usize) -> Result<Vec<(String, V)>, EngineError> {
         self.ctx.scan_map(&self.name, limit).await
     }
+}
+
+/// How one attempt of a transaction closure ended.
+enum Attempt<R, A> {
+    /// Committed (`Ok`) or aborted (`Err`), with the attempt's reads and writes.
+    Finished(Result<R, A>, Tx),
+    /// The closure asked for a key not fetched yet.
+    NeedsRead(String),
 }
 
 /// Adds the condition that `key` still holds `current` (or is still absent).
