@@ -6,8 +6,10 @@
 //! concurrency 1 and 64, in one run. Two layers: over loopback RPC (what a
 //! client sees) and in process (the handler call alone).
 //!
-//! `cargo run --release -p example-exactly-once --bin eo-bench -- [SECONDS]`
-//! (default 5 s per cell after 1 s of warm-up). Prints a Markdown table.
+//! `cargo run --release -p example-exactly-once --bin eo-bench -- [SECONDS [FILTER]]`
+//! (default 5 s per cell after 1 s of warm-up; FILTER keeps the rows whose
+//! `layer/store/op/c`, such as `InProcess/memory/Increment/1`, contains it).
+//! Prints a Markdown table.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,8 +172,9 @@ fn bytes_of(task: usize, n: u64) -> bytes::Bytes {
 }
 
 /// Runs `concurrency` closed-loop tasks for `warmup + measure`, timing the
-/// calls started during `measure`. Each task yields after every call, so
-/// tasks whose calls never wait (the memory store) still interleave.
+/// calls started during `measure`. With several tasks, each yields after
+/// every call, so tasks whose calls never wait (the memory store) still
+/// interleave.
 async fn drive<F, Fut>(concurrency: usize, warmup: Duration, measure: Duration, call: F) -> Cell
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
@@ -196,7 +199,9 @@ where
                 if started >= from {
                     let _ = hist.record(started.elapsed().as_nanos().max(1) as u64);
                 }
-                tokio::task::yield_now().await;
+                if concurrency > 1 {
+                    tokio::task::yield_now().await;
+                }
             }
         });
     }
@@ -265,6 +270,7 @@ async fn cell<S: Store + Clone + 'static>(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let filter = std::env::args().nth(2).unwrap_or_default();
     let (warmup, measure) = (Duration::from_secs(1), Duration::from_secs(seconds));
     println!("| layer | store | op | c | plain req/s | eo req/s | plain p50/p99 µs | eo p50/p99 µs | eo/plain p50 |");
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -272,6 +278,9 @@ async fn main() {
         for store_name in ["memory", "sled"] {
             for op in [Op::Get, Op::Put, Op::Increment] {
                 for concurrency in [1, 64] {
+                    if !format!("{layer:?}/{store_name}/{op:?}/{concurrency}").contains(&filter) {
+                        continue;
+                    }
                     let mut cells = Vec::new();
                     for mode in [Mode::Plain, Mode::ExactlyOnce] {
                         let result = if store_name == "memory" {
