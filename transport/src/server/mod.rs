@@ -304,10 +304,22 @@ where
     // oneway handler never holds up the replies of later calls.
     let mut oneway = JoinSet::new();
     let idle = config.idle_timeout.unwrap_or(Duration::MAX);
+    // One idle timer per connection, pushed back whenever the loop turns
+    // while idle (moving a deadline later is cheap; building a timer per
+    // turn is not). `None` when there is no idle timeout.
+    let idle_timer = config.idle_timeout.map(|_| tokio::time::sleep(idle));
+    tokio::pin!(idle_timer);
+    // Likewise one wait for the stop signal, not one per turn.
+    let stopping = async move { while stop.changed().await.is_ok() && !*stop.borrow() {} };
+    tokio::pin!(stopping);
     let mut reading = true;
     loop {
         if !reading && in_flight.is_empty() {
             break;
+        }
+        let idle_now = reading && in_flight.is_empty() && oneway.is_empty();
+        if idle_now && let Some(timer) = idle_timer.as_mut().as_pin_mut() {
+            timer.reset(deadline_after(idle));
         }
         tokio::select! {
             // Detached oneway calls count too: a stream of them must not
@@ -352,17 +364,13 @@ where
                     }
                 }
             }
-            changed = stop.changed(), if reading => {
-                if changed.is_err() || *stop.borrow() {
-                    reading = false;
-                }
-            }
+            () = &mut stopping, if reading => reading = false,
             Some(done) = oneway.join_next(), if !oneway.is_empty() => {
                 if let Err(e) = done {
                     warn!(error = %e, "oneway call task failed");
                 }
             }
-            () = tokio::time::sleep(idle), if reading && in_flight.is_empty() && oneway.is_empty() => {
+            () = async { idle_timer.as_mut().as_pin_mut().expect("armed").await }, if idle_now && idle_timer.is_some() => {
                 debug!("idle timeout");
                 reading = false;
             }
@@ -375,6 +383,12 @@ where
         }
     }
     Ok(())
+}
+
+/// `idle` from now, or about 30 years for a longer (or endless) timeout.
+fn deadline_after(idle: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(idle).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Whether a request is a oneway call: by its message type, or by the
