@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::{Framed, FramedParts};
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::codec::{Binary, Compact, DecodeError, MessageType, Protocol, Reader};
+use crate::codec::{Binary, Compact, DecodeError, MessageHeader, MessageType, Protocol, Reader};
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::{
     CallContext, Dispatch, DispatchService, Identity, Incoming, Layer, MethodKind, Service, Stack, exception_reply,
@@ -328,11 +328,11 @@ where
                 Some(Ok(frame)) => {
                     // THeader info headers travel with their frame.
                     let headers = framed.codec_mut().take_info_headers();
-                    match is_oneway::<P, D>(&calls.dispatch, &frame) {
-                        Ok(true) if config.detach_oneway => {
-                            oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer, headers).in_current_span());
+                    match Parsed::parse::<P, D>(&calls.dispatch, frame) {
+                        Ok(request) if request.oneway && config.detach_oneway => {
+                            oneway.spawn(handle::<P, D, S>(calls.clone(), request, peer, headers).in_current_span());
                         }
-                        Ok(_) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer, headers)),
+                        Ok(request) => in_flight.push_back(handle::<P, D, S>(calls.clone(), request, peer, headers)),
                         Err(e) => {
                             // No name or sequence id to answer with, and a peer
                             // that speaks something else: close, as Apache does.
@@ -391,18 +391,37 @@ fn deadline_after(idle: Duration) -> tokio::time::Instant {
     now.checked_add(idle).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
-/// Whether a request is a oneway call: by its message type, or by the
-/// method (pre-0.9.3 clients send CALL for oneway methods). Fails when the
-/// message header cannot be read.
-fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> Result<bool, DecodeError> {
-    // A call-metadata envelope (whose length reads) goes before the message.
-    let at = match crate::transport::envelope::len(frame) {
-        Some(Ok(n)) if crate::transport::envelope::starts(frame) && n <= frame.len() => n,
-        _ => 0,
-    };
-    let h = Reader::<P>::new(&frame.slice(at..)).message_begin()?;
-    let (service, method) = split_name(&h.name);
-    Ok(h.kind == MessageType::Oneway || dispatch.route_kind(service, method) == Some(MethodKind::Oneway))
+/// A request message whose header was read, once, when it arrived.
+struct Parsed {
+    /// The call-metadata envelope split off the frame, if it had one.
+    meta: Result<Option<crate::exactly_once::CallerMeta>, crate::transport::EnvelopeError>,
+    /// The message, without the envelope.
+    message: Bytes,
+    header: MessageHeader,
+    /// Where the arguments start in `message`.
+    args_at: usize,
+    /// Whether the call is oneway: by its message type, or by the method
+    /// (pre-0.9.3 clients send CALL for oneway methods).
+    oneway: bool,
+}
+
+impl Parsed {
+    /// Reads the header of `frame` (after a call-metadata envelope, which is
+    /// split off). Fails when the header cannot be read: there is then no
+    /// name or sequence id to answer with.
+    fn parse<P: Protocol, D: Dispatch>(dispatch: &D, frame: Bytes) -> Result<Parsed, DecodeError> {
+        let (meta, message) = match crate::transport::envelope::split(frame) {
+            Ok((meta, message)) => (Ok(meta), message),
+            Err((e, message)) => (Err(e), message),
+        };
+        let mut r = Reader::<P>::new(&message);
+        let header = r.message_begin()?;
+        let args_at = r.position();
+        let (service, method) = split_name(&header.name);
+        let oneway =
+            header.kind == MessageType::Oneway || dispatch.route_kind(service, method) == Some(MethodKind::Oneway);
+        Ok(Parsed { meta, message, header, args_at, oneway })
+    }
 }
 
 /// The length a framed transport's first four bytes announce, when they
@@ -426,11 +445,11 @@ fn split_name(name: &str) -> (Option<&str>, &str) {
 }
 
 /// Serves one request message; the reply message, or `None` for oneway.
-/// Every call is logged in a span with its method, sequence id, peer,
-/// protocol, and, once served, its status and duration.
+/// When tracing is on, every call is logged in a span with its method,
+/// sequence id, peer, protocol, and, once served, its status and duration.
 async fn handle<P, D, S>(
     calls: Calls<D, S>,
-    frame: Bytes,
+    request: Parsed,
     peer: SocketAddr,
     headers: Vec<(String, String)>,
 ) -> Option<Bytes>
@@ -439,24 +458,17 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible>,
 {
-    let (meta, frame) = match crate::transport::envelope::split(frame) {
-        Ok((meta, message)) => (Ok(meta), message),
-        Err((e, message)) => (Err(e), message),
-    };
-    let mut r = Reader::<P>::new(&frame);
-    let header = match r.message_begin() {
-        Ok(h) => h,
-        Err(e) => {
-            // Without a header there is no name or sequence id to answer with.
-            debug!(error = %e, "undecodable message header; dropped");
-            return None;
-        }
-    };
-    let args_at = r.position();
+    let Parsed { meta, message, header, args_at, .. } = request;
     // Multiplexed clients send `Service:method`; replies carry the method,
-    // as Apache's multiplexed processors write them.
-    let (service, method) = split_name(&header.name);
-    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND).with_headers(headers);
+    // as Apache's multiplexed processors write them. The name read from the
+    // message becomes the context's (no copy without a prefix).
+    let mut name = header.name;
+    let service = name.find(':').map(|colon| {
+        let method = name[colon + 1..].to_string();
+        name.truncate(colon);
+        std::mem::replace(&mut name, method)
+    });
+    let mut cx = CallContext::new(name, header.seq, Some(peer), P::KIND).with_headers(headers);
     if let Some(service) = service {
         cx = cx.with_service(service);
     }
@@ -482,10 +494,19 @@ where
         status = tracing::field::Empty,
         elapsed_us = tracing::field::Empty,
     );
+    if span.is_disabled() {
+        // No subscriber wants the span: no clock reads, no instrumentation.
+        return serve_call::<P, D, S>(&calls, &mut cx, header.kind, message, args_at).await.0;
+    }
     let record = span.clone();
     async move {
         let started = std::time::Instant::now();
-        let (reply, status) = serve_call::<P, D, S>(&calls, &mut cx, header.kind, frame, args_at).await;
+        let (reply, status) = serve_call::<P, D, S>(&calls, &mut cx, header.kind, message, args_at).await;
+        let status = match status {
+            Status::Replied if reply.as_deref().is_some_and(is_exception::<P>) => "exception",
+            Status::Replied => "ok",
+            Status::Other(status) => status,
+        };
         record.record("status", status);
         record.record("elapsed_us", started.elapsed().as_micros() as u64);
         debug!("served");
@@ -495,13 +516,21 @@ where
     .await
 }
 
+/// How a call ended, for its span.
+enum Status {
+    /// The handler's reply (a REPLY or an EXCEPTION message).
+    Replied,
+    /// Anything else, said in a word.
+    Other(&'static str),
+}
+
 async fn serve_call<P, D, S>(
     calls: &Calls<D, S>,
     cx: &mut CallContext,
     kind: MessageType,
     frame: Bytes,
     args_at: usize,
-) -> (Option<Bytes>, &'static str)
+) -> (Option<Bytes>, Status)
 where
     P: Protocol,
     D: Dispatch,
@@ -512,7 +541,7 @@ where
             ApplicationExceptionKind::INVALID_MESSAGE_TYPE,
             format!("a server accepts CALL and ONEWAY messages, not {kind:?}"),
         );
-        return (Some(exception_reply::<P>(cx, &e)), "invalid message type");
+        return (Some(exception_reply::<P>(cx, &e)), Status::Other("invalid message type"));
     }
     let Some(method_kind) = calls.dispatch.route_kind(cx.service(), cx.method()) else {
         let e = ApplicationException::new(
@@ -522,19 +551,12 @@ where
                 None => format!("unknown method `{}`", cx.method()),
             },
         );
-        return (Some(exception_reply::<P>(cx, &e)), "unknown method");
+        return (Some(exception_reply::<P>(cx, &e)), Status::Other("unknown method"));
     };
-    let snapshot = cx.clone();
     let outcome = AssertUnwindSafe(calls.service.call(cx, Incoming::new(frame, args_at))).catch_unwind().await;
     match outcome {
-        Ok(Ok(Some(reply))) => {
-            let status = match reply_kind::<P>(&reply) {
-                Some(MessageType::Exception) => "exception",
-                _ => "ok",
-            };
-            (Some(reply), status)
-        }
-        Ok(Ok(None)) => (None, "oneway"),
+        Ok(Ok(Some(reply))) => (Some(reply), Status::Replied),
+        Ok(Ok(None)) => (None, Status::Other("oneway")),
         Ok(Err(never)) => match never {},
         Err(panic) => {
             let what = panic
@@ -543,16 +565,24 @@ where
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_string());
             warn!(panic = %what, "handler panicked");
+            // Layers only add to the context, so it still names the call.
             let reply = (method_kind == MethodKind::Call).then(|| {
-                exception_reply::<P>(&snapshot, &ApplicationException::internal(format!("handler panicked: {what}")))
+                exception_reply::<P>(cx, &ApplicationException::internal(format!("handler panicked: {what}")))
             });
-            (reply, "panic")
+            (reply, Status::Other("panic"))
         }
     }
 }
 
-fn reply_kind<P: Protocol>(reply: &Bytes) -> Option<MessageType> {
-    Reader::<P>::new(reply).message_begin().ok().map(|h| h.kind)
+/// Whether `reply` is an EXCEPTION message, from its type alone: our
+/// writers put it at a fixed place (strict binary's fourth byte, the top
+/// three bits of compact's second).
+fn is_exception<P: Protocol>(reply: &[u8]) -> bool {
+    let exception = MessageType::Exception.to_i8() as u8;
+    match P::KIND {
+        ProtocolKind::Binary => reply.get(3) == Some(&exception),
+        ProtocolKind::Compact => reply.get(1).map(|b| b >> 5) == Some(exception),
+    }
 }
 
 #[cfg(test)]
