@@ -13,11 +13,13 @@
 //! up front. The idle timeout also bounds a peer that stalls before its
 //! first message, mid-message, or while not reading its replies.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -299,7 +301,15 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible> + 'static,
 {
+    // The oldest call in flight runs here, in the connection's task: a
+    // connection serving one call at a time (the common case) pays no
+    // allocation or move per call. Calls pipelined behind it go to
+    // `in_flight`, and their replies, when done before the first's, wait
+    // in `waiting`: replies leave in request order.
+    let call = |request, headers| handle::<P, D, S>(calls.clone(), request, peer, headers);
+    let mut first = std::pin::pin!(no_call(&call));
     let mut in_flight = FuturesOrdered::new();
+    let mut waiting = VecDeque::new();
     // Oneway calls have no reply to wait for: they run detached, so a slow
     // oneway handler never holds up the replies of later calls.
     let mut oneway = JoinSet::new();
@@ -314,25 +324,33 @@ where
     tokio::pin!(stopping);
     let mut reading = true;
     loop {
-        if !reading && in_flight.is_empty() {
+        // Replies waiting for an earlier one count: they hold memory.
+        let calls_in_flight = usize::from(first.is_some()) + in_flight.len() + waiting.len();
+        if !reading && calls_in_flight == 0 {
             break;
         }
-        let idle_now = reading && in_flight.is_empty() && oneway.is_empty();
+        let idle_now = reading && calls_in_flight == 0 && oneway.is_empty();
         if idle_now && let Some(timer) = idle_timer.as_mut().as_pin_mut() {
             timer.reset(deadline_after(idle));
         }
         tokio::select! {
             // Detached oneway calls count too: a stream of them must not
             // spawn tasks without bound.
-            frame = framed.next(), if reading && in_flight.len() + oneway.len() < config.max_in_flight => match frame {
+            frame = framed.next(), if reading && calls_in_flight + oneway.len() < config.max_in_flight => match frame {
                 Some(Ok(frame)) => {
                     // THeader info headers travel with their frame.
                     let headers = framed.codec_mut().take_info_headers();
                     match Parsed::parse::<P, D>(&calls.dispatch, frame) {
                         Ok(request) if request.oneway && config.detach_oneway => {
-                            oneway.spawn(handle::<P, D, S>(calls.clone(), request, peer, headers).in_current_span());
+                            oneway.spawn(call(request, headers).in_current_span());
                         }
-                        Ok(request) => in_flight.push_back(handle::<P, D, S>(calls.clone(), request, peer, headers)),
+                        Ok(request) => {
+                            if calls_in_flight == 0 {
+                                first.set(Some(call(request, headers)));
+                            } else {
+                                in_flight.push_back(call(request, headers));
+                            }
+                        }
                         Err(e) => {
                             // No name or sequence id to answer with, and a peer
                             // that speaks something else: close, as Apache does.
@@ -351,17 +369,20 @@ where
                 }
                 None => reading = false,
             },
+            reply = std::future::poll_fn(|cx| first.as_mut().as_pin_mut().map_or(Poll::Pending, |call| call.poll(cx))),
+                if first.is_some() =>
+            {
+                first.set(None);
+                // The replies done behind it go out in the same write.
+                if !write_replies(&mut framed, reply.into_iter().chain(waiting.drain(..)), idle).await? {
+                    break;
+                }
+            }
             Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
-                if let Some(bytes) = reply {
-                    // A peer that stops reading its replies would otherwise
-                    // hold the connection (and graceful shutdown) for ever.
-                    match tokio::time::timeout(idle, framed.send(bytes)).await {
-                        Ok(sent) => sent?,
-                        Err(_) => {
-                            debug!("idle timeout writing a reply; closing");
-                            break;
-                        }
-                    }
+                if first.is_some() {
+                    waiting.extend(reply);
+                } else if !write_replies(&mut framed, reply, idle).await? {
+                    break;
                 }
             }
             () = &mut stopping, if reading => reading = false,
@@ -383,6 +404,40 @@ where
         }
     }
     Ok(())
+}
+
+/// An empty slot for the calls `start` starts.
+fn no_call<F>(_start: &impl Fn(Parsed, Vec<(String, String)>) -> F) -> Option<F> {
+    None
+}
+
+/// Writes `replies` and flushes them, in one system call when they fit;
+/// `false` (after logging) when the peer has not taken them within the
+/// idle timeout: a peer that stops reading its replies would otherwise
+/// hold the connection (and graceful shutdown) for ever.
+async fn write_replies(
+    framed: &mut Framed<TcpStream, MessageCodec>,
+    replies: impl IntoIterator<Item = Bytes>,
+    idle: Duration,
+) -> Result<bool, crate::transport::FrameError> {
+    let write = async {
+        for reply in replies {
+            framed.feed(reply).await?;
+        }
+        framed.flush().await
+    };
+    tokio::pin!(write);
+    // Nearly always done at once; only a write that waits gets a timer.
+    if let Some(written) = write.as_mut().now_or_never() {
+        return written.map(|()| true);
+    }
+    match tokio::time::timeout(idle, write).await {
+        Ok(written) => written.map(|()| true),
+        Err(_) => {
+            debug!("idle timeout writing a reply; closing");
+            Ok(false)
+        }
+    }
 }
 
 /// `idle` from now, or about 30 years for a longer (or endless) timeout.
