@@ -334,6 +334,30 @@ where
             timer.reset(deadline_after(idle));
         }
         tokio::select! {
+            // In this order: replies first, reading last (no random start).
+            biased;
+            reply = std::future::poll_fn(|cx| first.as_mut().as_pin_mut().map_or(Poll::Pending, |call| call.poll(cx))),
+                if first.is_some() =>
+            {
+                first.set(None);
+                // The replies done behind it go out in the same write.
+                if !write_replies(&mut framed, reply.into_iter().chain(waiting.drain(..)), idle).await? {
+                    break;
+                }
+            }
+            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                if first.is_some() {
+                    waiting.extend(reply);
+                } else if !write_replies(&mut framed, reply, idle).await? {
+                    break;
+                }
+            }
+            () = &mut stopping, if reading => reading = false,
+            Some(done) = oneway.join_next(), if !oneway.is_empty() => {
+                if let Err(e) = done {
+                    warn!(error = %e, "oneway call task failed");
+                }
+            }
             // Detached oneway calls count too: a stream of them must not
             // spawn tasks without bound.
             frame = framed.next(), if reading && calls_in_flight + oneway.len() < config.max_in_flight => match frame {
@@ -369,28 +393,6 @@ where
                 }
                 None => reading = false,
             },
-            reply = std::future::poll_fn(|cx| first.as_mut().as_pin_mut().map_or(Poll::Pending, |call| call.poll(cx))),
-                if first.is_some() =>
-            {
-                first.set(None);
-                // The replies done behind it go out in the same write.
-                if !write_replies(&mut framed, reply.into_iter().chain(waiting.drain(..)), idle).await? {
-                    break;
-                }
-            }
-            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
-                if first.is_some() {
-                    waiting.extend(reply);
-                } else if !write_replies(&mut framed, reply, idle).await? {
-                    break;
-                }
-            }
-            () = &mut stopping, if reading => reading = false,
-            Some(done) = oneway.join_next(), if !oneway.is_empty() => {
-                if let Err(e) = done {
-                    warn!(error = %e, "oneway call task failed");
-                }
-            }
             () = async { idle_timer.as_mut().as_pin_mut().expect("armed").await }, if idle_now && idle_timer.is_some() => {
                 debug!("idle timeout");
                 reading = false;
@@ -523,7 +525,10 @@ where
         name.truncate(colon);
         std::mem::replace(&mut name, method)
     });
-    let mut cx = CallContext::new(name, header.seq, Some(peer), P::KIND).with_headers(headers);
+    let mut cx = CallContext::new(name, header.seq, Some(peer), P::KIND);
+    if !headers.is_empty() {
+        cx = cx.with_headers(headers);
+    }
     if let Some(service) = service {
         cx = cx.with_service(service);
     }
