@@ -43,7 +43,7 @@ impl Dispatch for Probe {
         }
     }
 
-    async fn dispatch<P: Protocol>(&self, cx: CallContext, frame: Bytes, args_at: usize) -> Option<Bytes> {
+    async fn dispatch<P: Protocol>(&self, cx: &CallContext, frame: Bytes, args_at: usize) -> Option<Bytes> {
         let args: ApplicationException = decode_args::<P, _>(&frame, args_at).ok()?;
         if matches!(cx.method(), "hold" | "note") {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
