@@ -150,10 +150,11 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// Serves one call. `frame` is the whole request message and its
     /// arguments start at `args_at`. Returns the whole reply message, or
-    /// `None` for a oneway call.
+    /// `None` for a oneway call. The context is borrowed: the server keeps
+    /// it (for a panic's reply, and the middleware around the call).
     fn dispatch<P: Protocol>(
         &self,
-        cx: CallContext,
+        cx: &CallContext,
         frame: Bytes,
         args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send;
@@ -172,7 +173,7 @@ impl<D: Dispatch> Dispatch for Arc<D> {
 
     fn dispatch<P: Protocol>(
         &self,
-        cx: CallContext,
+        cx: &CallContext,
         frame: Bytes,
         args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send {
@@ -274,22 +275,11 @@ impl<D: Dispatch> Service<CallContext, Incoming> for DispatchService<D> {
     type Response = Option<Bytes>;
     type Error = std::convert::Infallible;
 
-    fn call(
-        &self,
-        cx: &mut CallContext,
-        req: Incoming,
-    ) -> impl Future<Output = Result<Option<Bytes>, std::convert::Infallible>> + Send {
-        let cx = cx.clone();
-        async move {
-            Ok(match cx.protocol() {
-                ProtocolKind::Binary => {
-                    self.dispatch.dispatch::<crate::codec::Binary>(cx, req.frame, req.args_at).await
-                }
-                ProtocolKind::Compact => {
-                    self.dispatch.dispatch::<crate::codec::Compact>(cx, req.frame, req.args_at).await
-                }
-            })
-        }
+    async fn call(&self, cx: &mut CallContext, req: Incoming) -> Result<Option<Bytes>, std::convert::Infallible> {
+        Ok(match cx.protocol() {
+            ProtocolKind::Binary => self.dispatch.dispatch::<crate::codec::Binary>(cx, req.frame, req.args_at).await,
+            ProtocolKind::Compact => self.dispatch.dispatch::<crate::codec::Compact>(cx, req.frame, req.args_at).await,
+        })
     }
 }
 

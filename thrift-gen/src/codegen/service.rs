@@ -165,7 +165,7 @@ impl Generator<'_> {
             w.assign("let serve =", &path, ";");
             // Always five levels in: 90 columns at most.
             w.line(format_args!(
-                "serve(&self.handler, &self.engine, &cx, &frame, args_at, {}).await",
+                "serve(&self.handler, &self.engine, cx, &frame, args_at, {}).await",
                 m.function.oneway
             ));
             w.close("}");
@@ -560,7 +560,7 @@ impl Generator<'_> {
             let at = w.start();
             let _ = write!(w.buf, "let serve = ::mu2sls::codegen::{serve}::<P, H, {args}>;");
             if w.end_checked(at) {
-                w.text("serve(&self.handler, &cx, &frame, args_at).await");
+                w.text("serve(&self.handler, cx, &frame, args_at).await");
                 w.close("}");
                 continue;
             }
@@ -570,7 +570,7 @@ impl Generator<'_> {
                 vec![Doc::Text("P".into()), Doc::Text("H".into()), Doc::Text(args)],
             );
             w.assign("let serve =", &path, ";");
-            w.text("serve(&self.handler, &cx, &frame, args_at).await");
+            w.text("serve(&self.handler, cx, &frame, args_at).await");
             w.close("}");
         }
         w.text(UNKNOWN_METHOD_ARM);
@@ -821,7 +821,7 @@ const CALL_SIGNATURE: &str = "fn call(
 const DISPATCH_SIGNATURE: &str = "#[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -833,5 +833,5 @@ const UNKNOWN_METHOD_ARM: &str = "other => {
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!(\"unknown method `{other}`\"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }";

@@ -718,7 +718,7 @@ mod durable {
         if let Some(key) = key {
             cx = cx.with_call_meta(CallMeta::root(CallId::root("Bank", method, key), T0));
         }
-        server.dispatch::<P>(cx, frame, at).await
+        server.dispatch::<P>(&cx, frame, at).await
     }
 
     fn result<P: Protocol, R: mu2sls::codec::Decode>(reply: &Bytes) -> Result<R, String> {
@@ -800,7 +800,7 @@ mod durable {
         let mut r = Reader::<Binary>::new(&frame);
         r.message_begin().unwrap();
         let at = r.position();
-        let reply = server.dispatch::<Binary>(cx, frame.clone(), at).await;
+        let reply = server.dispatch::<Binary>(&cx, frame.clone(), at).await;
         let refused = result::<Binary, BankDepositResult>(&reply.unwrap()).unwrap_err();
         assert!(refused.contains("does not name this call"), "{refused}");
         assert_eq!(balance(&server, "alice").await, 5);

@@ -42,7 +42,7 @@ impl<T: TProcessor + Send + Sync + 'static> Dispatch for ProcessorService<T> {
 
     fn dispatch<P: Protocol>(
         &self,
-        cx: CallContext,
+        cx: &CallContext,
         frame: Bytes,
         _args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send {
@@ -70,11 +70,11 @@ impl<T: TProcessor + Send + Sync + 'static> Dispatch for ProcessorService<T> {
                     // The processor already wrote an exception reply when it
                     // could; this is a failure to even do that.
                     warn!(error = %e, "processor failed");
-                    Some(exception_reply::<P>(&cx, &ApplicationException::internal(e.to_string())))
+                    Some(exception_reply::<P>(cx, &ApplicationException::internal(e.to_string())))
                 }
                 Err(e) => {
                     warn!(error = %e, "processor panicked");
-                    Some(exception_reply::<P>(&cx, &ApplicationException::internal("handler panicked")))
+                    Some(exception_reply::<P>(cx, &ApplicationException::internal("handler panicked")))
                 }
             }
         }

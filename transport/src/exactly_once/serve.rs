@@ -309,7 +309,7 @@ async fn redrive_in<P: Protocol, D: Dispatch>(
 ) -> Option<Bytes> {
     let frame = encode_message::<P, RawBody<'_>>(method, MessageType::Call, 0, &RawBody(args));
     let args_at = frame.len() - args.len();
-    dispatch.dispatch::<P>(cx, frame, args_at).await
+    dispatch.dispatch::<P>(&cx, frame, args_at).await
 }
 
 fn is_reply<P: Protocol>(message: &Bytes) -> bool {

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug};
 
-use super::{Calls, Config, handle, is_oneway};
+use super::{Calls, Config, Parsed, handle};
 use crate::codec::{Binary, Compact, Protocol};
 use crate::service::{CallContext, Dispatch, Incoming, Service};
 use crate::transport::{FrameError, ProtocolKind, THRIFT_CONTENT_TYPE, protocol_at};
@@ -143,17 +143,17 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<bytes::Bytes>, Error = Infallible> + 'static,
 {
-    let oneway_call = match is_oneway::<P, D>(&calls.dispatch, &body) {
-        Ok(oneway_call) => oneway_call,
+    let request = match Parsed::parse::<P, D>(&calls.dispatch, body) {
+        Ok(request) => request,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("the body is not a Thrift message: {e}")),
     };
-    if oneway_call {
+    if request.oneway {
         // Nothing to wait for: the client gets its answer before the call
         // runs (Apache's THttpServer does the same).
-        oneway.spawn(handle::<P, D, S>(calls, body, peer, headers).in_current_span());
+        oneway.spawn(handle::<P, D, S>(calls, request, peer, headers).in_current_span());
         return thrift_answer(Bytes::new());
     }
-    match handle::<P, D, S>(calls, body, peer, headers).await {
+    match handle::<P, D, S>(calls, request, peer, headers).await {
         Some(reply) => thrift_answer(reply),
         // Only a middleware layer that swallows a call's reply gets here.
         None => refuse(StatusCode::INTERNAL_SERVER_ERROR, "the call produced no reply".into()),

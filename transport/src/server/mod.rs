@@ -13,11 +13,13 @@
 //! up front. The idle timeout also bounds a peer that stalls before its
 //! first message, mid-message, or while not reading its replies.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -30,7 +32,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::{Framed, FramedParts};
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::codec::{Binary, Compact, DecodeError, MessageType, Protocol, Reader};
+use crate::codec::{Binary, Compact, DecodeError, MessageHeader, MessageType, Protocol, Reader};
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::{
     CallContext, Dispatch, DispatchService, Identity, Incoming, Layer, MethodKind, Service, Stack, exception_reply,
@@ -299,28 +301,80 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible> + 'static,
 {
+    // The oldest call in flight runs here, in the connection's task: a
+    // connection serving one call at a time (the common case) pays no
+    // allocation or move per call. Calls pipelined behind it go to
+    // `in_flight`, and their replies, when done before the first's, wait
+    // in `waiting`: replies leave in request order.
+    let call = |request, headers| handle::<P, D, S>(calls.clone(), request, peer, headers);
+    let mut first = std::pin::pin!(no_call(&call));
     let mut in_flight = FuturesOrdered::new();
+    let mut waiting = VecDeque::new();
     // Oneway calls have no reply to wait for: they run detached, so a slow
     // oneway handler never holds up the replies of later calls.
     let mut oneway = JoinSet::new();
     let idle = config.idle_timeout.unwrap_or(Duration::MAX);
+    // One idle timer per connection, pushed back whenever the loop turns
+    // while idle (moving a deadline later is cheap; building a timer per
+    // turn is not). `None` when there is no idle timeout.
+    let idle_timer = config.idle_timeout.map(|_| tokio::time::sleep(idle));
+    tokio::pin!(idle_timer);
+    // Likewise one wait for the stop signal, not one per turn.
+    let stopping = async move { while stop.changed().await.is_ok() && !*stop.borrow() {} };
+    tokio::pin!(stopping);
     let mut reading = true;
     loop {
-        if !reading && in_flight.is_empty() {
+        // Replies waiting for an earlier one count: they hold memory.
+        let calls_in_flight = usize::from(first.is_some()) + in_flight.len() + waiting.len();
+        if !reading && calls_in_flight == 0 {
             break;
         }
+        let idle_now = reading && calls_in_flight == 0 && oneway.is_empty();
+        if idle_now && let Some(timer) = idle_timer.as_mut().as_pin_mut() {
+            timer.reset(deadline_after(idle));
+        }
         tokio::select! {
+            // In this order: replies first, reading last (no random start).
+            biased;
+            reply = std::future::poll_fn(|cx| first.as_mut().as_pin_mut().map_or(Poll::Pending, |call| call.poll(cx))),
+                if first.is_some() =>
+            {
+                first.set(None);
+                // The replies done behind it go out in the same write.
+                if !write_replies(&mut framed, reply.into_iter().chain(waiting.drain(..)), idle).await? {
+                    break;
+                }
+            }
+            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                if first.is_some() {
+                    waiting.extend(reply);
+                } else if !write_replies(&mut framed, reply, idle).await? {
+                    break;
+                }
+            }
+            () = &mut stopping, if reading => reading = false,
+            Some(done) = oneway.join_next(), if !oneway.is_empty() => {
+                if let Err(e) = done {
+                    warn!(error = %e, "oneway call task failed");
+                }
+            }
             // Detached oneway calls count too: a stream of them must not
             // spawn tasks without bound.
-            frame = framed.next(), if reading && in_flight.len() + oneway.len() < config.max_in_flight => match frame {
+            frame = framed.next(), if reading && calls_in_flight + oneway.len() < config.max_in_flight => match frame {
                 Some(Ok(frame)) => {
                     // THeader info headers travel with their frame.
                     let headers = framed.codec_mut().take_info_headers();
-                    match is_oneway::<P, D>(&calls.dispatch, &frame) {
-                        Ok(true) if config.detach_oneway => {
-                            oneway.spawn(handle::<P, D, S>(calls.clone(), frame, peer, headers).in_current_span());
+                    match Parsed::parse::<P, D>(&calls.dispatch, frame) {
+                        Ok(request) if request.oneway && config.detach_oneway => {
+                            oneway.spawn(call(request, headers).in_current_span());
                         }
-                        Ok(_) => in_flight.push_back(handle::<P, D, S>(calls.clone(), frame, peer, headers)),
+                        Ok(request) => {
+                            if calls_in_flight == 0 {
+                                first.set(Some(call(request, headers)));
+                            } else {
+                                in_flight.push_back(call(request, headers));
+                            }
+                        }
                         Err(e) => {
                             // No name or sequence id to answer with, and a peer
                             // that speaks something else: close, as Apache does.
@@ -339,30 +393,7 @@ where
                 }
                 None => reading = false,
             },
-            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
-                if let Some(bytes) = reply {
-                    // A peer that stops reading its replies would otherwise
-                    // hold the connection (and graceful shutdown) for ever.
-                    match tokio::time::timeout(idle, framed.send(bytes)).await {
-                        Ok(sent) => sent?,
-                        Err(_) => {
-                            debug!("idle timeout writing a reply; closing");
-                            break;
-                        }
-                    }
-                }
-            }
-            changed = stop.changed(), if reading => {
-                if changed.is_err() || *stop.borrow() {
-                    reading = false;
-                }
-            }
-            Some(done) = oneway.join_next(), if !oneway.is_empty() => {
-                if let Err(e) = done {
-                    warn!(error = %e, "oneway call task failed");
-                }
-            }
-            () = tokio::time::sleep(idle), if reading && in_flight.is_empty() && oneway.is_empty() => {
+            () = async { idle_timer.as_mut().as_pin_mut().expect("armed").await }, if idle_now && idle_timer.is_some() => {
                 debug!("idle timeout");
                 reading = false;
             }
@@ -377,18 +408,77 @@ where
     Ok(())
 }
 
-/// Whether a request is a oneway call: by its message type, or by the
-/// method (pre-0.9.3 clients send CALL for oneway methods). Fails when the
-/// message header cannot be read.
-fn is_oneway<P: Protocol, D: Dispatch>(dispatch: &D, frame: &Bytes) -> Result<bool, DecodeError> {
-    // A call-metadata envelope (whose length reads) goes before the message.
-    let at = match crate::transport::envelope::len(frame) {
-        Some(Ok(n)) if crate::transport::envelope::starts(frame) && n <= frame.len() => n,
-        _ => 0,
+/// An empty slot for the calls `start` starts.
+fn no_call<F>(_start: &impl Fn(Parsed, Vec<(String, String)>) -> F) -> Option<F> {
+    None
+}
+
+/// Writes `replies` and flushes them, in one system call when they fit;
+/// `false` (after logging) when the peer has not taken them within the
+/// idle timeout: a peer that stops reading its replies would otherwise
+/// hold the connection (and graceful shutdown) for ever.
+async fn write_replies(
+    framed: &mut Framed<TcpStream, MessageCodec>,
+    replies: impl IntoIterator<Item = Bytes>,
+    idle: Duration,
+) -> Result<bool, crate::transport::FrameError> {
+    let write = async {
+        for reply in replies {
+            framed.feed(reply).await?;
+        }
+        framed.flush().await
     };
-    let h = Reader::<P>::new(&frame.slice(at..)).message_begin()?;
-    let (service, method) = split_name(&h.name);
-    Ok(h.kind == MessageType::Oneway || dispatch.route_kind(service, method) == Some(MethodKind::Oneway))
+    tokio::pin!(write);
+    // Nearly always done at once; only a write that waits gets a timer.
+    if let Some(written) = write.as_mut().now_or_never() {
+        return written.map(|()| true);
+    }
+    match tokio::time::timeout(idle, write).await {
+        Ok(written) => written.map(|()| true),
+        Err(_) => {
+            debug!("idle timeout writing a reply; closing");
+            Ok(false)
+        }
+    }
+}
+
+/// `idle` from now, or about 30 years for a longer (or endless) timeout.
+fn deadline_after(idle: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(idle).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
+/// A request message whose header was read, once, when it arrived.
+struct Parsed {
+    /// The call-metadata envelope split off the frame, if it had one.
+    meta: Result<Option<crate::exactly_once::CallerMeta>, crate::transport::EnvelopeError>,
+    /// The message, without the envelope.
+    message: Bytes,
+    header: MessageHeader,
+    /// Where the arguments start in `message`.
+    args_at: usize,
+    /// Whether the call is oneway: by its message type, or by the method
+    /// (pre-0.9.3 clients send CALL for oneway methods).
+    oneway: bool,
+}
+
+impl Parsed {
+    /// Reads the header of `frame` (after a call-metadata envelope, which is
+    /// split off). Fails when the header cannot be read: there is then no
+    /// name or sequence id to answer with.
+    fn parse<P: Protocol, D: Dispatch>(dispatch: &D, frame: Bytes) -> Result<Parsed, DecodeError> {
+        let (meta, message) = match crate::transport::envelope::split(frame) {
+            Ok((meta, message)) => (Ok(meta), message),
+            Err((e, message)) => (Err(e), message),
+        };
+        let mut r = Reader::<P>::new(&message);
+        let header = r.message_begin()?;
+        let args_at = r.position();
+        let (service, method) = split_name(&header.name);
+        let oneway =
+            header.kind == MessageType::Oneway || dispatch.route_kind(service, method) == Some(MethodKind::Oneway);
+        Ok(Parsed { meta, message, header, args_at, oneway })
+    }
 }
 
 /// The length a framed transport's first four bytes announce, when they
@@ -412,11 +502,11 @@ fn split_name(name: &str) -> (Option<&str>, &str) {
 }
 
 /// Serves one request message; the reply message, or `None` for oneway.
-/// Every call is logged in a span with its method, sequence id, peer,
-/// protocol, and, once served, its status and duration.
+/// When tracing is on, every call is logged in a span with its method,
+/// sequence id, peer, protocol, and, once served, its status and duration.
 async fn handle<P, D, S>(
     calls: Calls<D, S>,
-    frame: Bytes,
+    request: Parsed,
     peer: SocketAddr,
     headers: Vec<(String, String)>,
 ) -> Option<Bytes>
@@ -425,24 +515,20 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible>,
 {
-    let (meta, frame) = match crate::transport::envelope::split(frame) {
-        Ok((meta, message)) => (Ok(meta), message),
-        Err((e, message)) => (Err(e), message),
-    };
-    let mut r = Reader::<P>::new(&frame);
-    let header = match r.message_begin() {
-        Ok(h) => h,
-        Err(e) => {
-            // Without a header there is no name or sequence id to answer with.
-            debug!(error = %e, "undecodable message header; dropped");
-            return None;
-        }
-    };
-    let args_at = r.position();
+    let Parsed { meta, message, header, args_at, .. } = request;
     // Multiplexed clients send `Service:method`; replies carry the method,
-    // as Apache's multiplexed processors write them.
-    let (service, method) = split_name(&header.name);
-    let mut cx = CallContext::new(method, header.seq, Some(peer), P::KIND).with_headers(headers);
+    // as Apache's multiplexed processors write them. The name read from the
+    // message becomes the context's (no copy without a prefix).
+    let mut name = header.name;
+    let service = name.find(':').map(|colon| {
+        let method = name[colon + 1..].to_string();
+        name.truncate(colon);
+        std::mem::replace(&mut name, method)
+    });
+    let mut cx = CallContext::new(name, header.seq, Some(peer), P::KIND);
+    if !headers.is_empty() {
+        cx = cx.with_headers(headers);
+    }
     if let Some(service) = service {
         cx = cx.with_service(service);
     }
@@ -468,10 +554,19 @@ where
         status = tracing::field::Empty,
         elapsed_us = tracing::field::Empty,
     );
+    if span.is_disabled() {
+        // No subscriber wants the span: no clock reads, no instrumentation.
+        return serve_call::<P, D, S>(&calls, &mut cx, header.kind, message, args_at).await.0;
+    }
     let record = span.clone();
     async move {
         let started = std::time::Instant::now();
-        let (reply, status) = serve_call::<P, D, S>(&calls, &mut cx, header.kind, frame, args_at).await;
+        let (reply, status) = serve_call::<P, D, S>(&calls, &mut cx, header.kind, message, args_at).await;
+        let status = match status {
+            Status::Replied if reply.as_deref().is_some_and(is_exception::<P>) => "exception",
+            Status::Replied => "ok",
+            Status::Other(status) => status,
+        };
         record.record("status", status);
         record.record("elapsed_us", started.elapsed().as_micros() as u64);
         debug!("served");
@@ -481,13 +576,21 @@ where
     .await
 }
 
+/// How a call ended, for its span.
+enum Status {
+    /// The handler's reply (a REPLY or an EXCEPTION message).
+    Replied,
+    /// Anything else, said in a word.
+    Other(&'static str),
+}
+
 async fn serve_call<P, D, S>(
     calls: &Calls<D, S>,
     cx: &mut CallContext,
     kind: MessageType,
     frame: Bytes,
     args_at: usize,
-) -> (Option<Bytes>, &'static str)
+) -> (Option<Bytes>, Status)
 where
     P: Protocol,
     D: Dispatch,
@@ -498,7 +601,7 @@ where
             ApplicationExceptionKind::INVALID_MESSAGE_TYPE,
             format!("a server accepts CALL and ONEWAY messages, not {kind:?}"),
         );
-        return (Some(exception_reply::<P>(cx, &e)), "invalid message type");
+        return (Some(exception_reply::<P>(cx, &e)), Status::Other("invalid message type"));
     }
     let Some(method_kind) = calls.dispatch.route_kind(cx.service(), cx.method()) else {
         let e = ApplicationException::new(
@@ -508,19 +611,12 @@ where
                 None => format!("unknown method `{}`", cx.method()),
             },
         );
-        return (Some(exception_reply::<P>(cx, &e)), "unknown method");
+        return (Some(exception_reply::<P>(cx, &e)), Status::Other("unknown method"));
     };
-    let snapshot = cx.clone();
     let outcome = AssertUnwindSafe(calls.service.call(cx, Incoming::new(frame, args_at))).catch_unwind().await;
     match outcome {
-        Ok(Ok(Some(reply))) => {
-            let status = match reply_kind::<P>(&reply) {
-                Some(MessageType::Exception) => "exception",
-                _ => "ok",
-            };
-            (Some(reply), status)
-        }
-        Ok(Ok(None)) => (None, "oneway"),
+        Ok(Ok(Some(reply))) => (Some(reply), Status::Replied),
+        Ok(Ok(None)) => (None, Status::Other("oneway")),
         Ok(Err(never)) => match never {},
         Err(panic) => {
             let what = panic
@@ -529,16 +625,24 @@ where
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_string());
             warn!(panic = %what, "handler panicked");
+            // Layers only add to the context, so it still names the call.
             let reply = (method_kind == MethodKind::Call).then(|| {
-                exception_reply::<P>(&snapshot, &ApplicationException::internal(format!("handler panicked: {what}")))
+                exception_reply::<P>(cx, &ApplicationException::internal(format!("handler panicked: {what}")))
             });
-            (reply, "panic")
+            (reply, Status::Other("panic"))
         }
     }
 }
 
-fn reply_kind<P: Protocol>(reply: &Bytes) -> Option<MessageType> {
-    Reader::<P>::new(reply).message_begin().ok().map(|h| h.kind)
+/// Whether `reply` is an EXCEPTION message, from its type alone: our
+/// writers put it at a fixed place (strict binary's fourth byte, the top
+/// three bits of compact's second).
+fn is_exception<P: Protocol>(reply: &[u8]) -> bool {
+    let exception = MessageType::Exception.to_i8() as u8;
+    match P::KIND {
+        ProtocolKind::Binary => reply.get(3) == Some(&exception),
+        ProtocolKind::Compact => reply.get(1).map(|b| b >> 5) == Some(exception),
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,13 @@ type Reply<'a> = Pin<Box<dyn Future<Output = Option<Bytes>> + Send + 'a>>;
 /// of different types can share one table.
 trait DynDispatch: Send + Sync + 'static {
     fn method_kind(&self, method: &str) -> Option<MethodKind>;
-    fn dispatch_in(&self, protocol: ProtocolKind, cx: CallContext, frame: Bytes, args_at: usize) -> Reply<'_>;
+    fn dispatch_in<'a>(
+        &'a self,
+        protocol: ProtocolKind,
+        cx: &'a CallContext,
+        frame: Bytes,
+        args_at: usize,
+    ) -> Reply<'a>;
 }
 
 impl<D: Dispatch> DynDispatch for D {
@@ -28,7 +34,13 @@ impl<D: Dispatch> DynDispatch for D {
         Dispatch::method_kind(self, method)
     }
 
-    fn dispatch_in(&self, protocol: ProtocolKind, cx: CallContext, frame: Bytes, args_at: usize) -> Reply<'_> {
+    fn dispatch_in<'a>(
+        &'a self,
+        protocol: ProtocolKind,
+        cx: &'a CallContext,
+        frame: Bytes,
+        args_at: usize,
+    ) -> Reply<'a> {
         match protocol {
             ProtocolKind::Binary => Box::pin(self.dispatch::<Binary>(cx, frame, args_at)),
             ProtocolKind::Compact => Box::pin(self.dispatch::<Compact>(cx, frame, args_at)),
@@ -49,12 +61,12 @@ impl<D: Dispatch> DynDispatch for D {
 /// # struct Calculator;
 /// # impl Dispatch for Calculator {
 /// #     fn method_kind(&self, m: &str) -> Option<MethodKind> { (m == "add").then_some(MethodKind::Call) }
-/// #     async fn dispatch<P: Protocol>(&self, _: CallContext, _: Bytes, _: usize) -> Option<Bytes> { None }
+/// #     async fn dispatch<P: Protocol>(&self, _: &CallContext, _: Bytes, _: usize) -> Option<Bytes> { None }
 /// # }
 /// # struct Logger;
 /// # impl Dispatch for Logger {
 /// #     fn method_kind(&self, m: &str) -> Option<MethodKind> { (m == "log").then_some(MethodKind::Oneway) }
-/// #     async fn dispatch<P: Protocol>(&self, _: CallContext, _: Bytes, _: usize) -> Option<Bytes> { None }
+/// #     async fn dispatch<P: Protocol>(&self, _: &CallContext, _: Bytes, _: usize) -> Option<Bytes> { None }
 /// # }
 /// let calculator = std::sync::Arc::new(Calculator);
 /// let mux = Multiplexer::new()
@@ -119,7 +131,7 @@ impl Dispatch for Multiplexer {
 
     fn dispatch<P: Protocol>(
         &self,
-        cx: CallContext,
+        cx: &CallContext,
         frame: Bytes,
         args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send {
@@ -132,7 +144,7 @@ impl Dispatch for Multiplexer {
                         ApplicationExceptionKind::UNKNOWN_METHOD,
                         format!("unknown service `{}`", cx.service().unwrap_or("")),
                     );
-                    Some(exception_reply::<P>(&cx, &e))
+                    Some(exception_reply::<P>(cx, &e))
                 }
             }
         }

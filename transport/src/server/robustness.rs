@@ -43,7 +43,7 @@ impl Dispatch for Probe {
         }
     }
 
-    async fn dispatch<P: Protocol>(&self, cx: CallContext, frame: Bytes, args_at: usize) -> Option<Bytes> {
+    async fn dispatch<P: Protocol>(&self, cx: &CallContext, frame: Bytes, args_at: usize) -> Option<Bytes> {
         let args: ApplicationException = decode_args::<P, _>(&frame, args_at).ok()?;
         if matches!(cx.method(), "hold" | "note") {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -515,4 +515,34 @@ async fn oneway_calls_count_toward_max_in_flight() {
     server.shut_down().await;
     assert_eq!(probe.served.load(Ordering::SeqCst), 10, "shutdown lets the oneway calls read finish");
     assert_eq!(probe.most_running.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pipelined_calls_run_at_once_and_their_replies_leave_in_request_order() {
+    let mut server = Running::start(defaults().max_in_flight(3)).await;
+    let mut stream = connect(server.addr).await;
+    let methods = ["hold", "echo", "hold", "echo", "hold", "echo"];
+    let mut sent = Vec::new();
+    for (seq, method) in (1..).zip(methods) {
+        sent.extend(framed(&call(method, seq, method)));
+    }
+    stream.write_all(&sent).await.unwrap();
+    // Calls 1 to 3 run at once (call 2 done behind the held call 1), and
+    // the cap of three keeps the rest unread.
+    for _ in 0..2 {
+        tokio::time::timeout(BOUND, server.entered.recv()).await.expect("a hold call starts");
+    }
+    let third = tokio::time::timeout(BOUND, server.entered.recv()).await;
+    assert!(third.is_err(), "a third hold call started beyond max_in_flight");
+    assert_eq!(server.probe.served.load(Ordering::SeqCst), 1, "call 2 ran behind call 1");
+    let mut early = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut early)).await;
+    assert!(read.is_err(), "no reply may overtake the held first call");
+    server.probe.release.add_permits(3);
+    stream.shutdown().await.unwrap();
+    let got = replies(&until_closed(&mut stream).await);
+    let want: Vec<_> = (1..).zip(methods).map(|(seq, m)| (m.to_string(), MessageType::Reply, seq)).collect();
+    assert_eq!(got, want);
+    assert_eq!(server.probe.most_running.load(Ordering::SeqCst), 2);
+    server.shut_down().await;
 }

@@ -43,18 +43,18 @@ impl Dispatch for Echo {
 
     fn dispatch<P: Protocol>(
         &self,
-        cx: CallContext,
+        cx: &CallContext,
         _frame: Bytes,
         _args_at: usize,
     ) -> impl Future<Output = Option<Bytes>> + Send {
-        let description = self.describe(&cx);
+        let description = self.describe(cx);
         async move {
             if cx.method() == "note" {
                 let _ = self.notes.send(description);
                 return None;
             }
             let result = ApplicationException::new(ApplicationExceptionKind::UNKNOWN, description);
-            Some(reply::<P, _>(&cx, &result))
+            Some(reply::<P, _>(cx, &result))
         }
     }
 }

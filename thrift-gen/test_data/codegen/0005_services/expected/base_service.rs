@@ -171,7 +171,7 @@ impl<H: Base> ::mu2sls::codegen::Dispatch for BaseServer<H> {
     #[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -180,14 +180,14 @@ impl<H: Base> ::mu2sls::codegen::Dispatch for BaseServer<H> {
             match cx.method() {
                 "ping" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, BasePingArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 other => {
                     let e = ::mu2sls::codegen::ApplicationException::new(
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!("unknown method `{other}`"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }
             }
         }

@@ -1207,7 +1207,7 @@ impl<H: Calculator> ::mu2sls::codegen::Dispatch for CalculatorServer<H> {
     #[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -1216,42 +1216,42 @@ impl<H: Calculator> ::mu2sls::codegen::Dispatch for CalculatorServer<H> {
             match cx.method() {
                 "add" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, CalculatorAddArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "divide" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, CalculatorDivideArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "reset" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, CalculatorResetArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "log" => {
                     let serve = ::mu2sls::codegen::serve_oneway::<P, H, CalculatorLogArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "echo_bytes" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, CalculatorEchoBytesArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "sums" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, CalculatorSumsArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "type" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, CalculatorTypeArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "ping" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, super::base_service::BasePingArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 other => {
                     let e = ::mu2sls::codegen::ApplicationException::new(
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!("unknown method `{other}`"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }
             }
         }

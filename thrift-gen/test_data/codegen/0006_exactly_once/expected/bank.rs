@@ -224,7 +224,7 @@ impl<H: Ledger> ::mu2sls::codegen::Dispatch for LedgerServer<H> {
     #[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -233,14 +233,14 @@ impl<H: Ledger> ::mu2sls::codegen::Dispatch for LedgerServer<H> {
             match cx.method() {
                 "balance" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, LedgerBalanceArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 other => {
                     let e = ::mu2sls::codegen::ApplicationException::new(
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!("unknown method `{other}`"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }
             }
         }
@@ -346,7 +346,7 @@ where
     #[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -355,14 +355,14 @@ where
             match cx.method() {
                 "balance" => {
                     let serve = ::mu2sls::codegen::serve_durable::<P, H, LedgerBalanceArgs, S, C>;
-                    serve(&self.handler, &self.engine, &cx, &frame, args_at, false).await
+                    serve(&self.handler, &self.engine, cx, &frame, args_at, false).await
                 }
                 other => {
                     let e = ::mu2sls::codegen::ApplicationException::new(
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!("unknown method `{other}`"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }
             }
         }
@@ -872,7 +872,7 @@ impl<H: Bank> ::mu2sls::codegen::Dispatch for BankServer<H> {
     #[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -881,26 +881,26 @@ impl<H: Bank> ::mu2sls::codegen::Dispatch for BankServer<H> {
             match cx.method() {
                 "deposit" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, BankDepositArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "transfer" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, BankTransferArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "audit" => {
                     let serve = ::mu2sls::codegen::serve_oneway::<P, H, BankAuditArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 "balance" => {
                     let serve = ::mu2sls::codegen::serve::<P, H, LedgerBalanceArgs>;
-                    serve(&self.handler, &cx, &frame, args_at).await
+                    serve(&self.handler, cx, &frame, args_at).await
                 }
                 other => {
                     let e = ::mu2sls::codegen::ApplicationException::new(
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!("unknown method `{other}`"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }
             }
         }
@@ -1107,7 +1107,7 @@ where
     #[allow(unreachable_code, unused_variables)]
     fn dispatch<P: ::mu2sls::codegen::Protocol>(
         &self,
-        cx: ::mu2sls::codegen::CallContext,
+        cx: &::mu2sls::codegen::CallContext,
         frame: ::mu2sls::codegen::Bytes,
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
@@ -1116,26 +1116,26 @@ where
             match cx.method() {
                 "deposit" => {
                     let serve = ::mu2sls::codegen::serve_durable::<P, H, BankDepositArgs, S, C>;
-                    serve(&self.handler, &self.engine, &cx, &frame, args_at, false).await
+                    serve(&self.handler, &self.engine, cx, &frame, args_at, false).await
                 }
                 "transfer" => {
                     let serve = ::mu2sls::codegen::serve_durable::<P, H, BankTransferArgs, S, C>;
-                    serve(&self.handler, &self.engine, &cx, &frame, args_at, false).await
+                    serve(&self.handler, &self.engine, cx, &frame, args_at, false).await
                 }
                 "audit" => {
                     let serve = ::mu2sls::codegen::serve_durable::<P, H, BankAuditArgs, S, C>;
-                    serve(&self.handler, &self.engine, &cx, &frame, args_at, true).await
+                    serve(&self.handler, &self.engine, cx, &frame, args_at, true).await
                 }
                 "balance" => {
                     let serve = ::mu2sls::codegen::serve_durable::<P, H, LedgerBalanceArgs, S, C>;
-                    serve(&self.handler, &self.engine, &cx, &frame, args_at, false).await
+                    serve(&self.handler, &self.engine, cx, &frame, args_at, false).await
                 }
                 other => {
                     let e = ::mu2sls::codegen::ApplicationException::new(
                         ::mu2sls::codegen::ApplicationExceptionKind::UNKNOWN_METHOD,
                         ::std::format!("unknown method `{other}`"),
                     );
-                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(&cx, &e))
+                    ::std::option::Option::Some(::mu2sls::codegen::exception_reply::<P>(cx, &e))
                 }
             }
         }
