@@ -628,8 +628,8 @@ mod tests {
             let (stream, _) = listener.accept().await.unwrap();
             let mut second = Framed::new(stream, codec());
             while let Some(Ok(call)) = second.next().await {
-                let at = crate::transport::envelope::len(&call).and_then(Result::ok).filter(|_| call[0] == 0x4D);
-                let (header, _) = read_header::<Binary>(&call.slice(at.unwrap_or(0)..)).unwrap();
+                let at = crate::transport::envelope::message_start(&call);
+                let (header, _) = read_header::<Binary>(&call.slice(at..)).unwrap();
                 let reply = encode_message::<Binary, _>(&header.name, MessageType::Reply, header.seq, &body());
                 second.send(reply).await.unwrap();
                 count.fetch_add(1, Ordering::SeqCst);

@@ -44,6 +44,15 @@ pub(crate) fn len(b: &[u8]) -> Option<Result<usize, EnvelopeError>> {
     Some(Ok(HEAD + n))
 }
 
+/// Where the message starts in `b`: after its envelope, if it has one
+/// whose length reads and fits, else at 0.
+pub(crate) fn message_start(b: &[u8]) -> usize {
+    match len(b) {
+        Some(Ok(n)) if starts(b) && n <= b.len() => n,
+        _ => 0,
+    }
+}
+
 /// What is wrong with an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -304,10 +304,16 @@ impl Encoder<Bytes> for MessageCodec {
             #[cfg(feature = "http")]
             Framing::Http => buf.extend_from_slice(&message),
             Framing::Header => {
-                // The frame's sequence id is the message's.
+                // The frame's sequence id is the message's (after the
+                // call-metadata envelope, if the message has one).
+                let at = envelope::message_start(&message);
                 let seq = match self.protocol {
-                    ProtocolKind::Binary => Reader::<Binary>::new(&message).message_begin(),
-                    ProtocolKind::Compact => Reader::<Compact>::new(&message).message_begin(),
+                    ProtocolKind::Binary => {
+                        Reader::<Binary>::from_slice(&message[at..], Limits::default()).message_begin()
+                    }
+                    ProtocolKind::Compact => {
+                        Reader::<Compact>::from_slice(&message[at..], Limits::default()).message_begin()
+                    }
                 }
                 .map(|h| h.seq as u32)
                 .unwrap_or(0);
@@ -381,6 +387,23 @@ mod tests {
         stream.extend_from_slice(&message::<Compact>());
         assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&b[..]), "the envelope stays with its message");
         assert_eq!(codec.decode(&mut stream).unwrap().as_deref(), Some(&message::<Compact>()[..]));
+    }
+
+    #[test]
+    fn a_theader_frame_takes_the_sequence_id_of_its_enveloped_message() {
+        let meta = crate::exactly_once::CallerMeta::Key { key: "k".into(), origin_ms: 1, deadline_ms: None };
+        let mut enveloped = BytesMut::new();
+        envelope::write(&meta, &mut enveloped);
+        let mut w = Writer::<Compact, Vec<u8>>::new(Vec::new());
+        w.message_begin("ping", MessageType::Call, 77);
+        w.struct_begin();
+        w.struct_end();
+        enveloped.extend_from_slice(&w.into_inner());
+        let mut codec = MessageCodec::new(Framing::Header, ProtocolKind::Compact, 1 << 20);
+        let mut out = BytesMut::new();
+        codec.encode(enveloped.freeze(), &mut out).unwrap();
+        let (info, _) = header::parse(&out[4..]).unwrap();
+        assert_eq!(info.seq, 77);
     }
 
     #[test]
