@@ -783,6 +783,18 @@ mod durable {
     }
 
     #[tokio::test]
+    async fn a_retry_through_the_other_protocol_is_the_same_call() {
+        let clock = ManualClock::new(T0);
+        let server = server(&clock);
+        let args = BankDepositArgsRef { account: "frank", amount: 9 };
+        let first = call::<Binary, _>(&server, "deposit", &args, Some("x-1"), false).await.unwrap();
+        let retry = call::<Compact, _>(&server, "deposit", &args, Some("x-1"), false).await.unwrap();
+        assert!(matches!(result::<Binary, BankDepositResult>(&first), Ok(BankDepositResult::Success(9))));
+        assert!(matches!(result::<Compact, BankDepositResult>(&retry), Ok(BankDepositResult::Success(9))));
+        assert_eq!(balance(&server, "frank").await, 9, "fingerprinted canonically: one deposit");
+    }
+
+    #[tokio::test]
     async fn ids_that_do_not_match_the_call_are_refused() {
         let clock = ManualClock::new(T0);
         let server = server(&clock);

@@ -14,6 +14,7 @@
 //! bytes that remain before anything is allocated.
 
 mod binary;
+pub(crate) mod canonical;
 mod compact;
 mod error;
 pub(crate) mod fields;

@@ -163,6 +163,16 @@ impl Request {
         Request { method, body, fp }
     }
 
+    /// The request to call `method` with `body` (what a re-drive sends
+    /// again), identified by `canonical`, the arguments' canonical encoding
+    /// (map and set entries sorted): retries that encode the same arguments
+    /// differently are the same request.
+    pub fn with_canonical(method: impl Into<String>, body: impl Into<Bytes>, canonical: &[u8]) -> Request {
+        let method = method.into();
+        let fp = Fingerprint::of(&[b"request", method.as_bytes(), canonical]);
+        Request { method, body: body.into(), fp }
+    }
+
     /// The method name.
     pub fn method(&self) -> &str {
         &self.method

@@ -2,11 +2,12 @@
 //! `XDurableServer` runs through [`Engine::serve`], so its handler gets a
 //! [`Ctx`] and the call runs exactly once under its call id.
 //!
-//! The request the engine fingerprints and an intent keeps is the
-//! arguments as they arrived (a protocol byte, then the arguments struct's
-//! bytes), so a re-drive decodes them again and a retry must send the same
-//! arguments in the same protocol (a different request under one id is
-//! [`EngineError::CallIdConflict`]). The recorded result is the method's
+//! An intent keeps the arguments as they arrived (a protocol byte, then the
+//! arguments struct's bytes), so a re-drive decodes them again; the engine
+//! fingerprints their canonical encoding (fields by id, set and map entries
+//! sorted), so a retry may come through the other protocol or from a client
+//! that orders a map differently, while different arguments under one id
+//! are [`EngineError::CallIdConflict`]. The recorded result is the method's
 //! result struct (success or declared exception) in the binary protocol; a
 //! reply in that protocol splices it in as recorded, a compact reply
 //! re-encodes it.
@@ -185,10 +186,18 @@ where
         );
         return Some(exception_reply::<P>(cx, &ApplicationException::internal(message)));
     }
+    // Fingerprinted canonically: a retry through the other protocol, or
+    // from a client that orders a map's entries differently, is the same
+    // request. It decoded above, so this only fails past the limits.
+    let canonical = match crate::codec::canonical::canonical_struct::<P>(&frame[at..]) {
+        Ok(c) => c,
+        Err(_) if oneway => return None,
+        Err(e) => return Some(protocol_error_reply::<P>(cx, &e)),
+    };
     let mut body = BytesMut::with_capacity(frame.len() - at + 1);
     body.put_u8(protocol_byte(P::KIND));
     body.put_slice(&frame[at..]);
-    let request = Request::new(cx.method(), body.freeze());
+    let request = Request::with_canonical(cx.method(), body.freeze(), &canonical);
     let mut first = Some(args);
     let result = engine
         .serve(&meta, &request, |mut ctx| {
