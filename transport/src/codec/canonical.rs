@@ -180,6 +180,16 @@ mod tests {
         assert_eq!(empty(true), empty(false));
     }
 
+    proptest::proptest! {
+        /// Whatever the bytes, an answer and no panic (the walk is bounded
+        /// by the reader's depth and length checks).
+        #[test]
+        fn any_bytes_are_walked_safely(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = canonical_struct::<Binary>(&bytes);
+            let _ = canonical_struct::<Compact>(&bytes);
+        }
+    }
+
     #[test]
     fn bad_input_is_an_error() {
         for bad in [&b""[..], &[0x0b, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff][..], &[0x0c; 200][..]] {
