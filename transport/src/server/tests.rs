@@ -123,6 +123,53 @@ async fn theader_info_headers_reach_the_call_context() {
     server.stop().await;
 }
 
+/// A bad call-metadata envelope before a readable message gets a
+/// PROTOCOL_ERROR with the call's name and sequence id; the connection
+/// keeps serving, and a good envelope passes.
+#[tokio::test]
+async fn a_bad_envelope_gets_a_protocol_error_and_the_connection_goes_on() {
+    use futures_util::{SinkExt, StreamExt};
+    let (dispatch, _) = echo("echo");
+    let server = Running::start(Server::builder().build(), dispatch).await;
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut framed = tokio_util::codec::Framed::new(
+        stream,
+        crate::MessageCodec::new(Framing::Framed, ProtocolKind::Binary, 1 << 20),
+    );
+    let call = |seq| {
+        crate::service::encode_message::<crate::codec::Binary, _>(
+            "whoami",
+            crate::codec::MessageType::Call,
+            seq,
+            &body(),
+        )
+    };
+    // Magic, version 1, a one-byte struct that is only STOP: no origin.
+    let mut bad = bytes::BytesMut::from(&[0x4D, 0x55, 0x01, 0, 0, 0, 1, 0][..]);
+    bad.extend_from_slice(&call(7));
+    let mut good = bytes::BytesMut::new();
+    let meta = crate::CallerMeta::Key { key: "k".into(), origin_ms: 1, deadline_ms: None };
+    crate::transport::envelope::write(&meta, &mut good);
+    good.extend_from_slice(&call(8));
+    framed.send(bad.freeze()).await.unwrap();
+    framed.send(good.freeze()).await.unwrap();
+    let read = |reply: Bytes| {
+        let mut r = crate::codec::Reader::<crate::codec::Binary>::new(&reply);
+        let header = r.message_begin().unwrap();
+        let e: ApplicationException = crate::codec::Decode::decode(&mut r).unwrap();
+        (header.name, header.kind, header.seq, e)
+    };
+    let (name, kind, seq, e) = read(framed.next().await.unwrap().unwrap());
+    assert_eq!((name.as_str(), kind, seq), ("whoami", crate::codec::MessageType::Exception, 7));
+    assert_eq!(e.kind, ApplicationExceptionKind::PROTOCOL_ERROR);
+    assert!(e.message.contains("no origin_ms"), "{}", e.message);
+    let (_, kind, seq, e) = read(framed.next().await.unwrap().unwrap());
+    assert_eq!((kind, seq), (crate::codec::MessageType::Reply, 8));
+    assert_eq!(e.message, "echo None None");
+    drop(framed);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn multiplexed_calls_go_to_their_service() {
     let (a, _) = echo("a");
