@@ -10,8 +10,8 @@
 
 use bytes::{Bytes, BytesMut};
 use mu2sls::codec::{
-    Binary, Compact, Decode, DecodeError, Encode, MessageHeader, Protocol, Reader, TType, Writer, decode, encode,
-    encoded_len,
+    Binary, Compact, Decode, DecodeError, Encode, MessageHeader, Protocol, Reader, TType, Writer, canonical_struct,
+    decode, encode, encoded_len,
 };
 use mu2sls::{FrameError, Framing, MessageCodec, ProtocolKind};
 use tokio_util::codec::{Decoder, Encoder};
@@ -109,6 +109,21 @@ fn check_value<P: Protocol, T: Encode + Decode, C: Encode + Decode>(input: &Byte
     let again: T = decode_exact::<P, T>(&first);
     let second = encode_checked::<P, T>(&again);
     assert_eq!(second.len(), first.len(), "re-encoding changes the length");
+
+    // One value, one canonical encoding (the exactly-once request
+    // fingerprint): whichever protocol carries it, whichever order its hash
+    // containers iterate in. And the walk never fails where decoding did not.
+    let canonical_value = canonical_struct::<Binary>(&encode::<Binary, C>(&twin)).expect("canonical of our binary");
+    for other in [
+        canonical_struct::<Binary>(&encode::<Binary, T>(&value)),
+        canonical_struct::<Compact>(&encode::<Compact, T>(&value)),
+        canonical_struct::<Compact>(&encode::<Compact, C>(&twin)),
+    ] {
+        assert_eq!(other.expect("canonical of our encoding"), canonical_value, "one value, two canonical encodings");
+    }
+    if let Err(e) = canonical_struct::<P>(input) {
+        panic!("decodes, but its canonical walk fails: {e}");
+    }
 
     // Byte-level idempotence, on the encoding with a fixed container order.
     for bytes in [&first, &second, &canonical] {

@@ -11,8 +11,25 @@
 use super::{Binary, DecodeError, Limits, Protocol, Reader, TType, Writer};
 
 /// The canonical bytes of the struct value at the start of `bytes`,
-/// encoded in protocol `P`.
-pub(crate) fn canonical_struct<P: Protocol>(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+/// encoded in protocol `P`: what exactly-once request fingerprints hash.
+///
+/// ```
+/// use mu2sls::codec::{Binary, Compact, TType, Writer, canonical_struct};
+///
+/// fn set_of<P: mu2sls::codec::Protocol>(items: &[i32]) -> Vec<u8> {
+///     let mut w = Writer::<P, Vec<u8>>::new(Vec::new());
+///     w.struct_begin();
+///     w.field_begin(TType::Set, 1);
+///     w.set_begin(TType::I32, items.len());
+///     items.iter().for_each(|i| w.i32(*i));
+///     w.struct_end();
+///     w.into_inner()
+/// }
+/// let a = canonical_struct::<Binary>(&set_of::<Binary>(&[1, 2])).unwrap();
+/// let b = canonical_struct::<Compact>(&set_of::<Compact>(&[2, 1])).unwrap();
+/// assert_eq!(a, b);
+/// ```
+pub fn canonical_struct<P: Protocol>(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut r = Reader::<P>::from_slice(bytes, Limits::default());
     value(&mut r, TType::Struct)
 }

@@ -14,7 +14,7 @@
 //! bytes that remain before anything is allocated.
 
 mod binary;
-pub(crate) mod canonical;
+mod canonical;
 mod compact;
 mod error;
 pub(crate) mod fields;
@@ -27,6 +27,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use binary::Binary;
+pub use canonical::canonical_struct;
 pub use compact::Compact;
 pub use error::{DecodeError, DecodeErrorKind};
 pub use values::BinaryRef;

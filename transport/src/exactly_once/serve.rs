@@ -189,7 +189,7 @@ where
     // Fingerprinted canonically: a retry through the other protocol, or
     // from a client that orders a map's entries differently, is the same
     // request. It decoded above, so this only fails past the limits.
-    let canonical = match crate::codec::canonical::canonical_struct::<P>(&frame[at..]) {
+    let canonical = match crate::codec::canonical_struct::<P>(&frame[at..]) {
         Ok(c) => c,
         Err(_) if oneway => return None,
         Err(e) => return Some(protocol_error_reply::<P>(cx, &e)),
