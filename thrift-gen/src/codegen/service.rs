@@ -112,35 +112,11 @@ impl Generator<'_> {
 
     fn emit_durable_server(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
         let t = format!("{}Durable", names::ident(&self.type_name(&s.name)));
-        let t = t.as_str();
         let server = format!("{t}Server");
-        let sv = server.as_str();
+        let (t, sv) = (t.as_str(), server.as_str());
         w.line(format_args!("/// Serves a [`{t}`] handler exactly once over an `Engine`'s store: give"));
         w.text("/// it to `mu2sls::Server::serve`.");
-        w.text("#[derive(Clone, Debug)]");
-        w.open(format_args!("pub struct {sv}<H, S, C> {{"));
-        w.text("handler: H,");
-        w.text("engine: ::mu2sls::codegen::Engine<S, C>,");
-        w.close("}");
-        w.blank();
-        w.open(format_args!("impl<H: {t}, S, C> {sv}<H, S, C> {{"));
-        w.text("/// A dispatcher running `handler`'s calls through `engine`.");
-        w.open(format_args!("pub fn new(handler: H, engine: ::mu2sls::codegen::Engine<S, C>) -> Self {{"));
-        w.line(format_args!("{sv} {{ handler, engine }}"));
-        w.close("}");
-        w.blank();
-        w.text("/// The handler.");
-        w.open(format_args!("pub fn handler(&self) -> &H {{"));
-        w.text("&self.handler");
-        w.close("}");
-        w.blank();
-        w.text("/// The engine.");
-        w.open(format_args!("pub fn engine(&self) -> &::mu2sls::codegen::Engine<S, C> {{"));
-        w.text("&self.engine");
-        w.close("}");
-        w.close("}");
-        w.blank();
-        let methods = self.methods_of(id);
+        self.emit_server_type(t, sv, Flavour::Durable, w);
         w.text(&format!("impl<H, S, C> ::mu2sls::codegen::Dispatch for {sv}<H, S, C>"));
         w.text("where");
         w.line(format_args!("    H: {t},"));
@@ -148,15 +124,8 @@ impl Generator<'_> {
         w.text("    C: ::mu2sls::codegen::Clock,");
         w.text("{");
         w.indent_in();
-        self.emit_method_kind(&methods, w);
-        w.blank();
-        w.text(DISPATCH_SIGNATURE);
-        w.indent_in();
-        w.open(format_args!("async move {{"));
-        w.open(format_args!("match cx.method() {{"));
-        for m in &methods {
+        self.emit_dispatch_body(&self.methods_of(id), w, |m, w| {
             let args = self.helper_text(p, m, "Args");
-            w.open(format_args!("{} => {{", string_lit(&m.function.name)));
             let path = Doc::list(
                 "::mu2sls::codegen::serve_durable::",
                 ListKind::Generic,
@@ -168,6 +137,63 @@ impl Generator<'_> {
                 "serve(&self.handler, &self.engine, cx, &frame, args_at, {}).await",
                 m.function.oneway
             ));
+        });
+    }
+
+    /// A server type holding the handler (and, durable, the engine), its
+    /// constructor and accessors.
+    fn emit_server_type(&self, t: &str, sv: &str, flavour: Flavour, w: &mut Writer) {
+        let durable = flavour == Flavour::Durable;
+        let engine = "::mu2sls::codegen::Engine<S, C>";
+        let generics = if durable { "<H, S, C>" } else { "<H>" };
+        w.text("#[derive(Clone, Debug)]");
+        w.open(format_args!("pub struct {sv}{generics} {{"));
+        w.text("handler: H,");
+        if durable {
+            w.line(format_args!("engine: {engine},"));
+        }
+        w.close("}");
+        w.blank();
+        let params = if durable { format!("H: {t}, S, C") } else { format!("H: {t}") };
+        w.open(format_args!("impl<{params}> {sv}{generics} {{"));
+        if durable {
+            w.text("/// A dispatcher running `handler`'s calls through `engine`.");
+            w.open(format_args!("pub fn new(handler: H, engine: {engine}) -> Self {{"));
+            w.line(format_args!("{sv} {{ handler, engine }}"));
+        } else {
+            w.text("/// A dispatcher for `handler`.");
+            w.open(format_args!("pub fn new(handler: H) -> Self {{"));
+            w.line(format_args!("{sv} {{ handler }}"));
+        }
+        w.close("}");
+        w.blank();
+        w.text("/// The handler.");
+        w.open(format_args!("pub fn handler(&self) -> &H {{"));
+        w.text("&self.handler");
+        w.close("}");
+        if durable {
+            w.blank();
+            w.text("/// The engine.");
+            w.open(format_args!("pub fn engine(&self) -> &{engine} {{"));
+            w.text("&self.engine");
+            w.close("}");
+        }
+        w.close("}");
+        w.blank();
+    }
+
+    /// The rest of a `Dispatch` impl whose header is written: `method_kind`
+    /// and `dispatch`, with `arm` writing each method's body.
+    fn emit_dispatch_body(&self, methods: &[Method<'_>], w: &mut Writer, arm: impl Fn(&Method<'_>, &mut Writer)) {
+        self.emit_method_kind(methods, w);
+        w.blank();
+        w.text(DISPATCH_SIGNATURE);
+        w.indent_in();
+        w.open(format_args!("async move {{"));
+        w.open(format_args!("match cx.method() {{"));
+        for m in methods {
+            w.open(format_args!("{} => {{", string_lit(&m.function.name)));
+            arm(m, w);
             w.close("}");
         }
         w.text(UNKNOWN_METHOD_ARM);
@@ -524,60 +550,26 @@ impl Generator<'_> {
 
     fn emit_server(&self, p: usize, id: DefId, s: &Service, w: &mut Writer) {
         let trait_name = names::ident(&self.type_name(&s.name));
-        let t = trait_name.as_str();
-        let server = format!("{t}Server");
-        let sv = server.as_str();
+        let server = format!("{trait_name}Server");
+        let (t, sv) = (trait_name.as_str(), server.as_str());
         w.line(format_args!("/// Serves a [`{t}`] handler: give it to `mu2sls::Server::serve`."));
-        w.text("#[derive(Clone, Debug)]");
-        w.open(format_args!("pub struct {sv}<H> {{"));
-        w.text("handler: H,");
-        w.close("}");
-        w.blank();
-        w.open(format_args!("impl<H: {t}> {sv}<H> {{"));
-        w.text("/// A dispatcher for `handler`.");
-        w.open(format_args!("pub fn new(handler: H) -> Self {{"));
-        w.line(format_args!("{sv} {{ handler }}"));
-        w.close("}");
-        w.blank();
-        w.text("/// The handler.");
-        w.open(format_args!("pub fn handler(&self) -> &H {{"));
-        w.text("&self.handler");
-        w.close("}");
-        w.close("}");
-        w.blank();
-        let methods = self.methods_of(id);
+        self.emit_server_type(t, sv, Flavour::Plain, w);
         w.open(format_args!("impl<H: {t}> ::mu2sls::codegen::Dispatch for {sv}<H> {{"));
-        self.emit_method_kind(&methods, w);
-        w.blank();
-        w.text(DISPATCH_SIGNATURE);
-        w.indent_in();
-        w.open(format_args!("async move {{"));
-        w.open(format_args!("match cx.method() {{"));
-        for m in &methods {
+        self.emit_dispatch_body(&self.methods_of(id), w, |m, w| {
             let serve = if m.function.oneway { "serve_oneway" } else { "serve" };
             let args = self.helper_text(p, m, "Args");
-            w.open(format_args!("{} => {{", string_lit(&m.function.name)));
             let at = w.start();
             let _ = write!(w.buf, "let serve = ::mu2sls::codegen::{serve}::<P, H, {args}>;");
-            if w.end_checked(at) {
-                w.text("serve(&self.handler, cx, &frame, args_at).await");
-                w.close("}");
-                continue;
+            if !w.end_checked(at) {
+                let path = Doc::list(
+                    format!("::mu2sls::codegen::{serve}::"),
+                    ListKind::Generic,
+                    vec![Doc::Text("P".into()), Doc::Text("H".into()), Doc::Text(args)],
+                );
+                w.assign("let serve =", &path, ";");
             }
-            let path = Doc::list(
-                format!("::mu2sls::codegen::{serve}::"),
-                ListKind::Generic,
-                vec![Doc::Text("P".into()), Doc::Text("H".into()), Doc::Text(args)],
-            );
-            w.assign("let serve =", &path, ";");
             w.text("serve(&self.handler, cx, &frame, args_at).await");
-            w.close("}");
-        }
-        w.text(UNKNOWN_METHOD_ARM);
-        w.close("}");
-        w.close("}");
-        w.close("}");
-        w.close("}");
+        });
     }
 
     /// `Dispatch::method_kind`: which methods exist and which are `oneway`.

@@ -23,6 +23,7 @@ use tokio_util::codec::Framed;
 use tracing::debug;
 
 use crate::codec::{Binary, Compact, Decode, DecodeError, Encode, MessageHeader, MessageType, Protocol, Reader};
+use crate::exactly_once::Clock as _;
 use crate::protocol::{ApplicationException, ApplicationExceptionKind};
 use crate::service::encode_message;
 use crate::transport::{FrameError, Framing, MessageCodec, ProtocolKind};
@@ -321,8 +322,7 @@ impl Channel {
     /// assert_eq!(channel.idempotency_key(), None);
     /// ```
     pub fn with_idempotency_key(&self, key: impl Into<String>) -> Channel {
-        let origin = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let origin_ms = u64::try_from(origin.as_millis()).unwrap_or(u64::MAX);
+        let origin_ms = crate::exactly_once::SystemClock.now_ms();
         Channel { inner: self.inner.clone(), key: Some(Arc::new(IdempotencyKey { key: key.into(), origin_ms })) }
     }
 
@@ -493,12 +493,11 @@ impl Channel {
             ProtocolKind::Compact => encode_message::<Compact, A>(method, kind, seq, args),
         };
         let Some(key) = &self.key else { return message };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let deadline = now.saturating_add(self.inner.config.timeout);
+        let timeout_ms = crate::exactly_once::millis(self.inner.config.timeout);
         let meta = crate::exactly_once::CallerMeta::Key {
             key: key.key.clone(),
             origin_ms: key.origin_ms,
-            deadline_ms: u64::try_from(deadline.as_millis()).ok(),
+            deadline_ms: Some(crate::exactly_once::SystemClock.now_ms().saturating_add(timeout_ms)),
         };
         let mut out = bytes::BytesMut::with_capacity(message.len() + 64);
         crate::transport::envelope::write(&meta, &mut out);

@@ -21,6 +21,7 @@ mod serve;
 mod tests;
 
 pub use self::call_id::{CallId, CallIdError, CallIdProblem, CallMeta, CallerMeta};
+pub(crate) use self::clock::millis;
 pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::collector::{Collector, CollectorReport, Intent, Redriver};
 pub use self::ctx::{Ctx, PMap, StepValue, Tx, TxError, TxInterrupt};

@@ -78,11 +78,7 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
     }
     // Our peers' call-metadata envelope, then a message.
     if envelope::starts(b) {
-        return match envelope::len(b)? {
-            Ok(n) if b.len() < n + 2 => None,
-            Ok(n) => Some(protocol_at(&b[n..]).map_or(Sniffed::Unknown, |p| Sniffed::Thrift(Framing::Buffered, p))),
-            Err(_) => Some(Sniffed::Unknown),
-        };
+        return sniff_enveloped(b, Framing::Buffered);
     }
     if b.len() < 4 {
         return None;
@@ -101,11 +97,7 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
         return Some(Sniffed::Unknown);
     }
     if envelope::starts(&b[4..]) {
-        return match envelope::len(&b[4..])? {
-            Ok(n) if b.len() < 4 + n + 2 => None,
-            Ok(n) => Some(protocol_at(&b[4 + n..]).map_or(Sniffed::Unknown, |p| Sniffed::Thrift(Framing::Framed, p))),
-            Err(_) => Some(Sniffed::Unknown),
-        };
+        return sniff_enveloped(&b[4..], Framing::Framed);
     }
     Some(match (protocol_at(&b[4..]), &b[4..6]) {
         (Some(p), _) => Sniffed::Thrift(Framing::Framed, p),
@@ -115,6 +107,16 @@ pub(crate) fn sniff(b: &[u8], max_frame: usize) -> Option<Sniffed> {
         },
         _ => Sniffed::Unknown,
     })
+}
+
+/// The protocol of the message after the envelope `b` starts with; `None`
+/// until its first two bytes have arrived.
+fn sniff_enveloped(b: &[u8], framing: Framing) -> Option<Sniffed> {
+    match envelope::len(b)? {
+        Ok(n) if b.len() < n + 2 => None,
+        Ok(n) => Some(protocol_at(&b[n..]).map_or(Sniffed::Unknown, |p| Sniffed::Thrift(framing, p))),
+        Err(_) => Some(Sniffed::Unknown),
+    }
 }
 
 /// Why a stream could not be cut into messages.
