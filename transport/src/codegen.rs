@@ -15,7 +15,7 @@ pub use crate::codec::fields::{decode_field, decode_some, encode_field, encode_o
 #[doc(hidden)]
 pub use crate::codec::{BinaryRef, Decode, DecodeError, Encode, Output, Protocol, Reader, TType, Writer};
 #[doc(hidden)]
-pub use crate::exactly_once::{Clock, Ctx, DurableCall, Engine, serve_durable};
+pub use crate::exactly_once::{Clock, Ctx, DurableCall, Engine, ServiceClient, serve_durable};
 #[doc(hidden)]
 pub use crate::method::{Call, MethodResult, Outcome, serve, serve_oneway};
 #[doc(hidden)]

@@ -33,11 +33,14 @@ mod service;
 mod store;
 mod transport;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 pub use client::{CallError, Channel, ChannelBuilder, Reply, TransportError};
 pub use exactly_once::{
     BoxError, CallId, CallIdError, CallIdProblem, CallMeta, CallerMeta, Clock, Collector, CollectorReport, Ctx,
-    DispatchRedriver, Engine, EngineConfig, EngineError, GcReport, Intent, ManualClock, PMap, Redriver, Request,
-    StepKind, StepValue, SystemClock, Tx, TxError, TxInterrupt,
+    DispatchRedriver, DurableFuture, Engine, EngineConfig, EngineError, GcReport, Intent, LocalService, ManualClock,
+    PMap, Peer, Redriver, Request, ServiceClient, StepKind, StepValue, SystemClock, Tx, TxError, TxInterrupt,
 };
 pub use protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
 pub use server::{Multiplexer, Server, ServerBuilder};

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use mu2sls::{Ctx, DispatchRedriver, Engine, EngineConfig, ServiceError, Store, SystemClock, TxError};
 
+pub mod chain;
+
 /// The generated modules, one per IDL file.
 pub mod generated {
     include!(concat!(env!("OUT_DIR"), "/mod.rs"));

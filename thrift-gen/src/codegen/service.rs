@@ -615,6 +615,14 @@ impl Generator<'_> {
             self.emit_client_method(p, &m, w);
         }
         w.close("}");
+        w.blank();
+        w.open(format_args!("impl ::mu2sls::codegen::ServiceClient for {c} {{"));
+        w.line(format_args!("const SERVICE: &'static str = {};", string_lit(&s.name)));
+        w.blank();
+        w.open(format_args!("fn with_channel(channel: ::mu2sls::codegen::Channel) -> Self {{"));
+        w.line(format_args!("{c} {{ channel }}"));
+        w.close("}");
+        w.close("}");
     }
 
     fn emit_client_method(&self, p: usize, m: &Method<'_>, w: &mut Writer) {

@@ -54,6 +54,10 @@ pub enum TransportError {
     /// The reply is not a valid Thrift message, or not the one expected.
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// A durable handler's call (made through `Ctx::client`) could not be
+    /// logged or replayed: the handler's call fails and is retried whole.
+    #[error("exactly-once: {0}")]
+    Step(Box<crate::exactly_once::EngineError>),
     /// Over HTTP: the server answered with another status than 200 OK
     /// (a 4xx says it did not run the call).
     #[error("HTTP status {status}: {message}")]
@@ -99,6 +103,41 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A reply carrying `result`, a result struct in binary, as a durable
+    /// handler's step recorded it.
+    pub(crate) fn recorded(method: &str, result: Bytes) -> Reply {
+        let header = MessageHeader { name: method.to_owned(), kind: MessageType::Reply, seq: 0 };
+        Reply { frame: result, body_at: 0, header, protocol: ProtocolKind::Binary }
+    }
+
+    /// A whole reply message in `protocol`.
+    pub(crate) fn from_message(frame: Bytes, protocol: ProtocolKind) -> Result<Reply, TransportError> {
+        let (header, body_at) = match protocol {
+            ProtocolKind::Binary => read_header::<Binary>(&frame),
+            ProtocolKind::Compact => read_header::<Compact>(&frame),
+        }
+        .map_err(|e| TransportError::BadReply(e.to_string()))?;
+        if !matches!(header.kind, MessageType::Reply | MessageType::Exception) {
+            return Err(TransportError::BadReply(format!("a {:?} message in reply", header.kind)));
+        }
+        Ok(Reply { frame, body_at, header, protocol })
+    }
+
+    /// The message body (the result struct, or an exception).
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.frame[self.body_at..]
+    }
+
+    /// The message body, sharing the frame.
+    pub(crate) fn body_bytes(&self) -> Bytes {
+        self.frame.slice(self.body_at..)
+    }
+
+    /// The protocol the body is in.
+    pub(crate) fn protocol(&self) -> ProtocolKind {
+        self.protocol
+    }
+
     /// The message header.
     pub fn header(&self) -> &MessageHeader {
         &self.header
@@ -234,7 +273,8 @@ impl ChannelBuilder {
                 seq: AtomicI32::new(0),
                 pool,
             }),
-            key: None,
+            meta: None,
+            link: None,
         }
     }
 }
@@ -244,15 +284,38 @@ impl ChannelBuilder {
 #[derive(Clone, Debug)]
 pub struct Channel {
     inner: Arc<Inner>,
-    /// The idempotency key calls through this handle carry, if any.
-    key: Option<Arc<IdempotencyKey>>,
+    /// The exactly-once metadata calls through this handle carry, if any.
+    meta: Option<Arc<SentMeta>>,
+    /// Set for a client made by `Ctx::client`: calls are logged steps of
+    /// the handler's call, sent through the link.
+    link: Option<Arc<dyn Link>>,
 }
 
 #[derive(Debug)]
-struct IdempotencyKey {
-    key: String,
-    /// When the logical call was first attempted: when the key was set.
-    origin_ms: u64,
+enum SentMeta {
+    /// A root call's idempotency key.
+    Key {
+        key: String,
+        /// When the logical call was first attempted: when the key was set.
+        origin_ms: u64,
+    },
+    /// A whole call id (a nested call of a durable handler).
+    Call(crate::exactly_once::CallMeta),
+}
+
+/// Where the calls of a channel made by `Ctx::client` go: the logged
+/// invocation of `exactly_once::invoke`.
+pub(crate) trait Link: Send + Sync + std::fmt::Debug {
+    /// The protocol the arguments are to be encoded in.
+    fn protocol(&self) -> ProtocolKind;
+    /// Calls `method` with `args` (the arguments struct in
+    /// [`Link::protocol`]) as the handler's next step; `None` for oneway.
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        args: Bytes,
+        oneway: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Reply>, TransportError>> + Send + 'a>>;
 }
 
 #[derive(Debug)]
@@ -323,12 +386,33 @@ impl Channel {
     /// ```
     pub fn with_idempotency_key(&self, key: impl Into<String>) -> Channel {
         let origin_ms = crate::exactly_once::SystemClock.now_ms();
-        Channel { inner: self.inner.clone(), key: Some(Arc::new(IdempotencyKey { key: key.into(), origin_ms })) }
+        let meta = SentMeta::Key { key: key.into(), origin_ms };
+        Channel { inner: self.inner.clone(), meta: Some(Arc::new(meta)), link: None }
+    }
+
+    /// A handle on this channel (same connection) whose calls carry `meta`,
+    /// a whole call id: how a durable handler's logged invocations reach
+    /// their callee (retries resend the same id).
+    pub(crate) fn with_call_meta(&self, meta: crate::exactly_once::CallMeta) -> Channel {
+        Channel { inner: self.inner.clone(), meta: Some(Arc::new(SentMeta::Call(meta))), link: None }
+    }
+
+    /// A channel whose calls go through `link`.
+    pub(crate) fn linked(&self, link: Arc<dyn Link>) -> Channel {
+        Channel { inner: self.inner.clone(), meta: None, link: Some(link) }
+    }
+
+    /// The protocol this channel speaks.
+    pub(crate) fn protocol(&self) -> ProtocolKind {
+        self.inner.config.protocol
     }
 
     /// The idempotency key this handle's calls carry.
     pub fn idempotency_key(&self) -> Option<&str> {
-        self.key.as_deref().map(|k| k.key.as_str())
+        match self.meta.as_deref() {
+            Some(SentMeta::Key { key, .. }) => Some(key),
+            _ => None,
+        }
     }
 
     fn next_seq(&self) -> i32 {
@@ -364,6 +448,11 @@ impl Channel {
     /// Sends a call of `method` with `args` (the arguments struct) and waits
     /// for its reply.
     pub async fn call<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
+        if let Some(link) = &self.link {
+            let args = encode_in(link.protocol(), args);
+            let reply = link.call(method, args, false).await?;
+            return reply.ok_or_else(|| TransportError::BadReply(format!("no reply to `{method}`")));
+        }
         let mut retried = 0;
         loop {
             match self.call_once(method, args).await {
@@ -381,7 +470,7 @@ impl Channel {
     /// an idempotency key and got no reply (a reply that does not decode
     /// would not decode the next time either).
     fn may_retry(&self, e: &TransportError) -> bool {
-        e.is_not_executed() || (self.key.is_some() && !matches!(e, TransportError::BadReply(_)))
+        e.is_not_executed() || (self.meta.is_some() && !matches!(e, TransportError::BadReply(_)))
     }
 
     async fn call_once<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<Reply, TransportError> {
@@ -425,6 +514,10 @@ impl Channel {
 
     /// Sends a oneway call; returns once it is handed to the connection.
     pub async fn call_oneway<A: Encode + ?Sized>(&self, method: &str, args: &A) -> Result<(), TransportError> {
+        if let Some(link) = &self.link {
+            let args = encode_in(link.protocol(), args);
+            return link.call(method, args, true).await.map(drop);
+        }
         let seq = self.next_seq();
         let message = self.encode(&self.wire_name(method), MessageType::Oneway, seq, args);
         #[cfg(feature = "http")]
@@ -492,12 +585,20 @@ impl Channel {
             ProtocolKind::Binary => encode_message::<Binary, A>(method, kind, seq, args),
             ProtocolKind::Compact => encode_message::<Compact, A>(method, kind, seq, args),
         };
-        let Some(key) = &self.key else { return message };
+        let Some(sent) = &self.meta else { return message };
         let timeout_ms = crate::exactly_once::millis(self.inner.config.timeout);
-        let meta = crate::exactly_once::CallerMeta::Key {
-            key: key.key.clone(),
-            origin_ms: key.origin_ms,
-            deadline_ms: Some(crate::exactly_once::SystemClock.now_ms().saturating_add(timeout_ms)),
+        let deadline_ms = crate::exactly_once::SystemClock.now_ms().saturating_add(timeout_ms);
+        let meta = match &**sent {
+            SentMeta::Key { key, origin_ms } => crate::exactly_once::CallerMeta::Key {
+                key: key.clone(),
+                origin_ms: *origin_ms,
+                deadline_ms: Some(deadline_ms),
+            },
+            // A nested call keeps its caller's deadline when that is earlier.
+            SentMeta::Call(meta) => {
+                let deadline = meta.deadline_ms().map_or(deadline_ms, |d| d.min(deadline_ms));
+                crate::exactly_once::CallerMeta::Call(meta.clone().with_deadline(deadline))
+            }
         };
         let mut out = bytes::BytesMut::with_capacity(message.len() + 64);
         crate::transport::envelope::write(&meta, &mut out);
@@ -523,6 +624,14 @@ impl Channel {
             return Err(TransportError::BadReply(format!("a {:?} message in reply", header.kind)));
         }
         Ok(Reply { frame, body_at, header, protocol })
+    }
+}
+
+/// `args` encoded in `protocol`.
+fn encode_in<A: Encode + ?Sized>(protocol: ProtocolKind, args: &A) -> Bytes {
+    match protocol {
+        ProtocolKind::Binary => crate::codec::encode::<Binary, A>(args),
+        ProtocolKind::Compact => crate::codec::encode::<Compact, A>(args),
     }
 }
 

@@ -269,13 +269,14 @@ pub struct CallMeta {
     caller: Option<(CallId, u64)>,
     origin_ms: u64,
     deadline_ms: Option<u64>,
+    callback: Option<String>,
 }
 
 impl CallMeta {
     /// Metadata of a root call first attempted at `origin_ms`.
     pub fn root(call_id: CallId, origin_ms: u64) -> CallMeta {
         let call_id = if call_id.is_root() { call_id } else { call_id.root_id() };
-        CallMeta { call_id, caller: None, origin_ms, deadline_ms: None }
+        CallMeta { call_id, caller: None, origin_ms, deadline_ms: None, callback: None }
     }
 
     /// Metadata of the call `caller` makes at `step`: id `caller/step`,
@@ -286,6 +287,7 @@ impl CallMeta {
             caller: Some((caller.call_id.clone(), step)),
             origin_ms: caller.origin_ms,
             deadline_ms: caller.deadline_ms,
+            callback: None,
         }
     }
 
@@ -305,7 +307,20 @@ impl CallMeta {
             }
             _ => {}
         }
-        Ok(CallMeta { call_id, caller, origin_ms, deadline_ms })
+        Ok(CallMeta { call_id, caller, origin_ms, deadline_ms, callback: None })
+    }
+
+    /// Where the callee reports its result to its caller (spec §2.6):
+    /// `store:<id>` when both share the store with that id (the callee's
+    /// Done batch writes the caller's step record), else an address.
+    pub fn with_callback(mut self, callback: impl Into<String>) -> CallMeta {
+        self.callback = Some(callback.into());
+        self
+    }
+
+    /// The callback, if the caller asked for one.
+    pub fn callback(&self) -> Option<&str> {
+        self.callback.as_deref()
     }
 
     /// This attempt's deadline (ms since the Unix epoch): an execution never

@@ -105,8 +105,13 @@ impl<S: Store + 'static, C: Clock, D: Redriver> Collector<S, C, D> {
                     let call = parse_id_key(key);
                     let intent = IntentRecord::decode(&found.value).map_err(corrupt(call.as_ref(), None, key))?;
                     // Services may share a store: only this engine's calls are its to re-drive.
-                    if intent.parked || intent.next_due_ms > now_ms || intent.call_id.service() != self.engine.service()
-                    {
+                    // A root is its own service's to re-drive, an asynchronous
+                    // call its caller's.
+                    let mine = match &intent.target {
+                        None => intent.call_id.service() == self.engine.service(),
+                        Some((owner, _)) => owner == self.engine.service(),
+                    };
+                    if intent.parked || intent.next_due_ms > now_ms || !mine {
                         continue;
                     }
                     self.handle(key, found.version, intent, now_ms, &mut report).await?;
@@ -163,8 +168,19 @@ impl<S: Store + 'static, C: Clock, D: Redriver> Collector<S, C, D> {
             report.parked.push(call);
             return Ok(());
         }
-        let meta = CallMeta::root(call.clone(), intent.origin_ms)
-            .with_deadline(now_ms.saturating_add(inner.config.redrive_after_ms()));
+        let deadline_ms = now_ms.saturating_add(inner.config.redrive_after_ms());
+        if intent.target.is_some() {
+            report.redriven += 1;
+            match super::invoke::redrive_child(inner, &intent, deadline_ms).await {
+                Ok(()) => report.completed += 1,
+                Err(error) => {
+                    tracing::warn!(%call, %error, "re-drive of an asynchronous call failed");
+                    report.failed += 1;
+                }
+            }
+            return Ok(());
+        }
+        let meta = CallMeta::root(call.clone(), intent.origin_ms).with_deadline(deadline_ms);
         let redrive = Intent { meta, request: Request::new(intent.method, intent.body), attempts: intent.attempts };
         report.redriven += 1;
         match self.redriver.redrive(redrive).await {

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -11,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use crate::codec::{Binary, Decode, DecodeError, Encode, Reader, Writer, decode, encode};
 use crate::store::{Batch, Condition, Key, Outcome, Store, Versioned};
 
-use super::call_id::CallId;
+use super::call_id::{CallId, CallMeta};
 use super::clock::Clock;
 use super::engine::{EngineInner, corrupt, unavailable};
 use super::error::{BoxError, EngineError, StepKind};
@@ -67,15 +68,56 @@ impl StepValue for () {
 /// `get` followed by `put` is not isolated from other calls: read-modify-write
 /// with [`update`](Ctx::update) or [`transaction`](Ctx::transaction).
 pub struct Ctx {
-    engine: Arc<dyn Backend>,
-    call: CallId,
+    shared: Arc<Shared>,
+    /// The step of the operation in progress.
     step: u64,
+}
+
+/// What a call's execution shares between its [`Ctx`] and the clients
+/// and durable futures made from it ([`Ctx::client`], [`Ctx::invoke_async`]):
+/// one step cursor, so every operation, call or branch claims the next
+/// number in issue order, whoever issues it.
+pub(crate) struct Shared {
+    pub(crate) engine: Arc<dyn Backend>,
+    pub(crate) meta: CallMeta,
+    /// The number the next operation claims.
+    cursor: AtomicU64,
     /// Set once an operation met a divergence, so a server that turns the
     /// handler's error into a reply still parks the call's intent.
     divergence: std::sync::Mutex<Option<(u64, StepKind, StepKind)>>,
     /// Set for a leaf execution: operations read the store (and this
     /// buffer) and buffer their effects, logging nothing.
-    leaf: Option<Arc<std::sync::Mutex<Buffer>>>,
+    pub(crate) leaf: Option<Arc<std::sync::Mutex<Buffer>>>,
+}
+
+impl Shared {
+    /// Claims the next step number.
+    pub(crate) fn claim(&self) -> u64 {
+        self.cursor.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub(crate) fn call_id(&self) -> &CallId {
+        self.meta.call_id()
+    }
+
+    /// Records the first divergence of this execution.
+    pub(crate) fn diverged(&self, step: u64, issued: StepKind, logged: StepKind) -> EngineError {
+        let mut seen = self.divergence.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get_or_insert((step, issued, logged));
+        EngineError::Divergence { call: self.call_id().clone(), step, issued, logged }
+    }
+
+    /// Marks a leaf execution as needing step mode (it issued an operation
+    /// a leaf cannot buffer); false if this is no leaf.
+    pub(crate) fn leave_leaf(&self) -> bool {
+        match &self.leaf {
+            Some(buffer) => {
+                buffer.lock().unwrap_or_else(|p| p.into_inner()).steps = true;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The effects of a leaf execution, committed with its Done record in one
@@ -119,6 +161,9 @@ type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 pub(crate) trait Backend: Send + Sync {
     fn service(&self) -> &str;
     fn now_ms(&self) -> u64;
+    fn redrive_after_ms(&self) -> u64;
+    fn peer(&self, service: &str) -> Option<super::invoke::Peer>;
+    fn store_id(&self) -> BoxFuture<'_, Result<Arc<str>, StoreError>>;
     fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Outcome, StoreError>>;
     fn multi_get<'a>(&'a self, keys: &'a [Key]) -> BoxFuture<'a, Result<Vec<Option<Versioned>>, StoreError>>;
     fn scan_prefix<'a>(
@@ -134,6 +179,15 @@ impl<S: Store + 'static, C: Clock> Backend for EngineInner<S, C> {
     }
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+    fn redrive_after_ms(&self) -> u64 {
+        self.config.redrive_after_ms()
+    }
+    fn peer(&self, service: &str) -> Option<super::invoke::Peer> {
+        EngineInner::peer(self, service)
+    }
+    fn store_id(&self) -> BoxFuture<'_, Result<Arc<str>, StoreError>> {
+        Box::pin(EngineInner::store_id(self))
     }
     fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Outcome, StoreError>> {
         Box::pin(self.store.apply(batch))
@@ -152,7 +206,7 @@ impl<S: Store + 'static, C: Clock> Backend for EngineInner<S, C> {
 
 impl fmt::Debug for Ctx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ctx").field("call", &self.call).field("step", &self.step).finish_non_exhaustive()
+        f.debug_struct("Ctx").field("call", self.call_id()).field("step", &self.step).finish_non_exhaustive()
     }
 }
 
@@ -167,22 +221,41 @@ enum Recorded {
 }
 
 impl Ctx {
-    pub(crate) fn new(engine: Arc<dyn Backend>, call: CallId) -> Ctx {
-        Ctx { engine, call, step: 0, divergence: std::sync::Mutex::new(None), leaf: None }
+    pub(crate) fn new(engine: Arc<dyn Backend>, meta: CallMeta) -> Ctx {
+        Ctx::with_leaf(engine, meta, None)
+    }
+
+    fn with_leaf(engine: Arc<dyn Backend>, meta: CallMeta, leaf: Option<Arc<std::sync::Mutex<Buffer>>>) -> Ctx {
+        let shared = Shared { engine, meta, cursor: AtomicU64::new(0), divergence: std::sync::Mutex::new(None), leaf };
+        Ctx { shared: Arc::new(shared), step: 0 }
     }
 
     /// The call this execution serves.
     pub fn call_id(&self) -> &CallId {
-        &self.call
+        self.shared.call_id()
+    }
+
+    /// The metadata of the call this execution serves.
+    pub fn meta(&self) -> &CallMeta {
+        &self.shared.meta
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// A context for a leaf execution, buffering its effects in `buffer`.
-    pub(crate) fn buffered(engine: Arc<dyn Backend>, call: CallId, buffer: Arc<std::sync::Mutex<Buffer>>) -> Ctx {
-        Ctx { leaf: Some(buffer), ..Ctx::new(engine, call) }
+    pub(crate) fn buffered(engine: Arc<dyn Backend>, meta: CallMeta, buffer: Arc<std::sync::Mutex<Buffer>>) -> Ctx {
+        Ctx::with_leaf(engine, meta, Some(buffer))
+    }
+
+    /// Claims the next step number for the operation starting now.
+    fn claim(&mut self) {
+        self.step = self.shared.claim();
     }
 
     fn buffer(&self) -> std::sync::MutexGuard<'_, Buffer> {
-        let leaf = self.leaf.as_ref().expect("a leaf context");
+        let leaf = self.shared.leaf.as_ref().expect("a leaf context");
         leaf.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -192,8 +265,12 @@ impl Ctx {
         if let Some(written) = self.buffer().writes.get(key) {
             return Ok(Ok(written.clone()));
         }
-        let mut found =
-            self.engine.multi_get(std::slice::from_ref(key)).await.map_err(unavailable(&self.call, Some(self.step)))?;
+        let mut found = self
+            .shared
+            .engine
+            .multi_get(std::slice::from_ref(key))
+            .await
+            .map_err(unavailable(self.call_id(), Some(self.step)))?;
         Ok(Err(found.pop().flatten()))
     }
 
@@ -213,55 +290,53 @@ impl Ctx {
     /// The first divergence an operation of this execution met (its error
     /// may since have been turned into something else by the handler).
     pub(crate) fn divergence(&self) -> Option<EngineError> {
-        let seen = *self.divergence.lock().unwrap_or_else(|p| p.into_inner());
-        seen.map(|(step, issued, logged)| EngineError::Divergence { call: self.call.clone(), step, issued, logged })
+        let seen = *self.shared.divergence.lock().unwrap_or_else(|p| p.into_inner());
+        seen.map(|(step, issued, logged)| EngineError::Divergence {
+            call: self.call_id().clone(),
+            step,
+            issued,
+            logged,
+        })
     }
 
     /// The number the next operation's step will have.
     pub fn step(&self) -> u64 {
-        self.step
+        self.shared.cursor.load(Ordering::SeqCst)
     }
 
     /// An [`EngineError::HandlerFailed`] for this call: what a handler
     /// returns for an error that is not a result (not recorded; the call
     /// may be retried).
     pub fn fail(&self, error: impl Into<BoxError>) -> EngineError {
-        EngineError::HandlerFailed { call: self.call.clone(), source: error.into() }
+        EngineError::HandlerFailed { call: self.call_id().clone(), source: error.into() }
     }
 
     fn fp(&self, kind: StepKind, parts: &[&[u8]]) -> Fingerprint {
         let code = [kind.code()];
         let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 2);
         all.push(&code);
-        all.push(self.engine.service().as_bytes());
+        all.push(self.shared.engine.service().as_bytes());
         all.extend_from_slice(parts);
         Fingerprint::of(&all)
     }
 
     fn log_key(&self) -> Key {
-        log_key(&self.call, self.step)
+        log_key(self.call_id(), self.step)
     }
 
     fn state_key(&self, key: &str) -> Key {
-        Slot::Key(key).key(self.engine.service())
+        Slot::Key(key).key(self.shared.engine.service())
     }
 
     fn corrupt(&self, key: &Key) -> impl FnOnce(DecodeError) -> EngineError {
-        corrupt(Some(&self.call), Some(self.step), key)
+        corrupt(Some(self.call_id()), Some(self.step), key)
     }
 
     /// Checks an existing record against what this execution issues.
     fn adopt(&self, kind: StepKind, fp: Fingerprint, found: &Versioned) -> Result<LogRecord, EngineError> {
         let record = LogRecord::decode(&found.value).map_err(self.corrupt(&self.log_key()))?;
         if record.kind != kind || record.fp != fp {
-            let mut seen = self.divergence.lock().unwrap_or_else(|p| p.into_inner());
-            seen.get_or_insert((self.step, kind, record.kind));
-            return Err(EngineError::Divergence {
-                call: self.call.clone(),
-                step: self.step,
-                issued: kind,
-                logged: record.kind,
-            });
+            return Err(self.shared.diverged(self.step, kind, record.kind));
         }
         Ok(record)
     }
@@ -281,7 +356,7 @@ impl Ctx {
         batch = conditions.into_iter().fold(batch, Batch::condition);
         batch = ops.into_iter().fold(batch, Batch::op);
         batch = batch.put(lkey, LogRecord { kind, fp, value }.encode());
-        match self.engine.apply(batch).await.map_err(unavailable(&self.call, Some(self.step)))? {
+        match self.shared.engine.apply(batch).await.map_err(unavailable(self.call_id(), Some(self.step)))? {
             Outcome::Applied { .. } => Ok(Recorded::Written),
             Outcome::Failed { condition: 0, current: Some(found) } => {
                 Ok(Recorded::Adopted(self.adopt(kind, fp, &found)?))
@@ -296,7 +371,8 @@ impl Ctx {
         let mut keys = Vec::with_capacity(state.len() + 1);
         keys.push(self.log_key());
         keys.extend_from_slice(state);
-        let mut found = self.engine.multi_get(&keys).await.map_err(unavailable(&self.call, Some(self.step)))?;
+        let mut found =
+            self.shared.engine.multi_get(&keys).await.map_err(unavailable(self.call_id(), Some(self.step)))?;
         let rest = found.split_off(1);
         Ok((found.pop().flatten(), rest))
     }
@@ -360,14 +436,14 @@ impl Ctx {
     }
 
     async fn get_slot<T: Decode>(&mut self, slot: Slot<'_>) -> Result<Option<T>, EngineError> {
-        let skey = slot.key(self.engine.service());
-        if self.leaf.is_some() {
+        self.claim();
+        let skey = slot.key(self.shared.engine.service());
+        if self.shared.leaf.is_some() {
             let value = match self.leaf_read(&skey).await? {
                 Ok(own) => own,
                 Err(stored) => stored.map(|v| v.value),
             };
             let value = value.map(|bytes| decode::<Binary, T>(&bytes)).transpose().map_err(self.corrupt(&skey))?;
-            self.step += 1;
             return Ok(value);
         }
         let fp = self.fp(StepKind::Get, &slot.parts());
@@ -383,36 +459,33 @@ impl Ctx {
             }
         };
         let value = value.map(|bytes| decode::<Binary, T>(&bytes)).transpose().map_err(self.corrupt(&skey))?;
-        self.step += 1;
         Ok(value)
     }
 
     async fn put_slot<T: Encode>(&mut self, slot: Slot<'_>, value: &T) -> Result<(), EngineError> {
+        self.claim();
         let bytes = encode::<Binary, T>(value);
-        if self.leaf.is_some() {
-            self.buffer().writes.insert(slot.key(self.engine.service()), Some(bytes));
-            self.step += 1;
+        if self.shared.leaf.is_some() {
+            self.buffer().writes.insert(slot.key(self.shared.engine.service()), Some(bytes));
             return Ok(());
         }
         let mut parts = slot.parts();
         parts.push(&bytes);
         let fp = self.fp(StepKind::Put, &parts);
-        let effect = Batch::new().put(slot.key(self.engine.service()), bytes.clone());
+        let effect = Batch::new().put(slot.key(self.shared.engine.service()), bytes.clone());
         self.record(StepKind::Put, fp, None, effect).await?;
-        self.step += 1;
         Ok(())
     }
 
     async fn delete_slot(&mut self, slot: Slot<'_>) -> Result<(), EngineError> {
-        if self.leaf.is_some() {
-            self.buffer().writes.insert(slot.key(self.engine.service()), None);
-            self.step += 1;
+        self.claim();
+        if self.shared.leaf.is_some() {
+            self.buffer().writes.insert(slot.key(self.shared.engine.service()), None);
             return Ok(());
         }
         let fp = self.fp(StepKind::Delete, &slot.parts());
-        let effect = Batch::new().delete(slot.key(self.engine.service()));
+        let effect = Batch::new().delete(slot.key(self.shared.engine.service()));
         self.record(StepKind::Delete, fp, None, effect).await?;
-        self.step += 1;
         Ok(())
     }
 
@@ -422,13 +495,13 @@ impl Ctx {
         R: StepValue,
         F: FnMut(Option<T>) -> (T, R),
     {
-        let skey = slot.key(self.engine.service());
-        if self.leaf.is_some() {
+        self.claim();
+        let skey = slot.key(self.shared.engine.service());
+        if self.shared.leaf.is_some() {
             let old = self.leaf_read_for_update(&skey).await?;
             let old = old.map(|b| decode::<Binary, T>(&b)).transpose().map_err(self.corrupt(&skey))?;
             let (new, ret) = f(old);
             self.buffer().writes.insert(skey, Some(encode::<Binary, T>(&new)));
-            self.step += 1;
             return Ok(ret);
         }
         let fp = self.fp(StepKind::Update, &slot.parts());
@@ -449,7 +522,6 @@ impl Ctx {
                         .put(skey.clone(), encode::<Binary, T>(&new));
                     match self.record(StepKind::Update, fp, Some(ret_bytes), effect).await? {
                         Recorded::Written => {
-                            self.step += 1;
                             return Ok(ret);
                         }
                         Recorded::Adopted(record) => record,
@@ -458,14 +530,14 @@ impl Ctx {
                 }
             };
             let ret = R::from_step_bytes(&logged.value.unwrap_or_default()).map_err(self.corrupt(&self.log_key()))?;
-            self.step += 1;
             return Ok(ret);
         }
     }
 
     /// Up to `limit` entries of map `name` in key order, as one logged step.
     async fn scan_map<V: Decode>(&mut self, name: &str, limit: usize) -> Result<Vec<(String, V)>, EngineError> {
-        if self.leaf.is_some() {
+        self.claim();
+        if self.shared.leaf.is_some() {
             // A scan would have to merge the buffered writes: run the call
             // in step mode instead.
             self.buffer().steps = true;
@@ -476,12 +548,13 @@ impl Ctx {
         let bytes = match log {
             Some(found) => self.adopt(StepKind::Scan, fp, &found)?.value.unwrap_or_default(),
             None => {
-                let prefix = Key::from((MAP_TAG, self.engine.service(), name));
+                let prefix = Key::from((MAP_TAG, self.shared.engine.service(), name));
                 let found = self
+                    .shared
                     .engine
                     .scan_prefix(&prefix, Page::first(limit.max(1)))
                     .await
-                    .map_err(unavailable(&self.call, Some(self.step)))?;
+                    .map_err(unavailable(self.call_id(), Some(self.step)))?;
                 let mut w = Writer::<Binary, BytesMut>::new(BytesMut::new());
                 let found: Vec<_> = found.into_iter().take(limit).collect();
                 w.i32(i32::try_from(found.len()).unwrap_or(i32::MAX));
@@ -506,7 +579,6 @@ impl Ctx {
             }
         };
         let entries = decode_entries::<V>(&bytes).map_err(self.corrupt(&self.log_key()))?;
-        self.step += 1;
         Ok(entries)
     }
 
@@ -557,7 +629,8 @@ impl Ctx {
         A: StepValue,
         F: FnMut(&mut Tx) -> Result<R, TxError<A>>,
     {
-        if self.leaf.is_some() {
+        self.claim();
+        if self.shared.leaf.is_some() {
             return self.leaf_transaction(f).await;
         }
         let fp = self.fp(StepKind::Transaction, &[]);
@@ -570,7 +643,6 @@ impl Ctx {
                 let record = self.adopt(StepKind::Transaction, fp, &found)?;
                 let outcome =
                     decode_tx_outcome(&record.value.unwrap_or_default()).map_err(self.corrupt(&self.log_key()))?;
-                self.step += 1;
                 return Ok(outcome);
             }
             let (outcome, tx) = match self.attempt(&mut f, wanted.iter().cloned().zip(values).collect())? {
@@ -598,13 +670,11 @@ impl Ctx {
             let logged = encode_tx_outcome(&outcome);
             match self.record(StepKind::Transaction, fp, Some(logged), effect).await? {
                 Recorded::Written => {
-                    self.step += 1;
                     return Ok(outcome);
                 }
                 Recorded::Adopted(record) => {
                     let outcome =
                         decode_tx_outcome(&record.value.unwrap_or_default()).map_err(self.corrupt(&self.log_key()))?;
-                    self.step += 1;
                     return Ok(outcome);
                 }
                 // A key read changed: re-run at the same step.
@@ -673,14 +743,13 @@ impl Ctx {
                 }
                 buffer.writes.extend(writes);
             }
-            self.step += 1;
             return Ok(outcome);
         }
     }
 
     /// The current time, logged: replays see the first execution's time.
     pub async fn now(&mut self) -> Result<SystemTime, EngineError> {
-        let engine = Arc::clone(&self.engine);
+        let engine = Arc::clone(&self.shared.engine);
         let ms: i64 = self.draw(StepKind::Now, || i64::try_from(engine.now_ms()).unwrap_or(i64::MAX)).await?;
         Ok(UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
     }
@@ -699,9 +768,9 @@ impl Ctx {
     /// A logged nondeterministic value: the logged one if the step has a
     /// record, else `fresh()`, recorded.
     async fn draw<T: StepValue>(&mut self, kind: StepKind, fresh: impl FnOnce() -> T) -> Result<T, EngineError> {
-        if self.leaf.is_some() {
+        self.claim();
+        if self.shared.leaf.is_some() {
             // Nothing of a leaf is seen before its commit, the result included.
-            self.step += 1;
             return Ok(fresh());
         }
         let fp = self.fp(kind, &[]);
@@ -717,7 +786,6 @@ impl Ctx {
             }
         };
         let value = T::from_step_bytes(&bytes.unwrap_or_default()).map_err(self.corrupt(&self.log_key()))?;
-        self.step += 1;
         Ok(value)
     }
 }

@@ -16,10 +16,12 @@ use super::call_id::{CallId, CallMeta};
 use super::clock::{Clock, millis};
 use super::ctx::Ctx;
 use super::error::EngineError;
+use super::error::StepKind;
 use super::fingerprint::Fingerprint;
+use super::invoke::invoke_fp;
 use super::record::{
-    CallRecord, CallStatus, IntentRecord, TombRecord, call_key, done_key, intent_key, log_prefix, parse_done_key,
-    tomb_key,
+    CallRecord, CallStatus, IntentRecord, LogRecord, TombRecord, call_key, done_key, intent_key, log_key, log_prefix,
+    parse_done_key, tomb_key,
 };
 
 /// Horizons and limits of an [`Engine`] (spec §2.7, §2.9).
@@ -159,7 +161,7 @@ impl Request {
     pub fn new(method: impl Into<String>, body: impl Into<Bytes>) -> Request {
         let method = method.into();
         let body = body.into();
-        let fp = Fingerprint::of(&[b"request", method.as_bytes(), &body]);
+        let fp = Fingerprint::request(&method, &body);
         Request { method, body, fp }
     }
 
@@ -169,7 +171,7 @@ impl Request {
     /// differently are the same request.
     pub fn with_canonical(method: impl Into<String>, body: impl Into<Bytes>, canonical: &[u8]) -> Request {
         let method = method.into();
-        let fp = Fingerprint::of(&[b"request", method.as_bytes(), canonical]);
+        let fp = Fingerprint::request(&method, canonical);
         Request { method, body: body.into(), fp }
     }
 
@@ -207,6 +209,42 @@ pub(crate) struct EngineInner<S, C> {
     pub(crate) config: EngineConfig,
     /// Names this engine's executions in leases.
     owner: u64,
+    /// The services its handlers call, by name.
+    peers: std::sync::RwLock<std::collections::HashMap<String, super::invoke::Peer>>,
+    /// The store's identity, read (or made) once.
+    store_id: tokio::sync::OnceCell<Arc<str>>,
+}
+
+/// The key of the store's identity: callers name their store by it in
+/// callbacks, so a callee on the same store writes their step record.
+fn store_id_key() -> Key {
+    Key::from(("meta", "store-id"))
+}
+
+impl<S: Store, C> EngineInner<S, C> {
+    /// The store's identity: a random id written once by whichever engine
+    /// first asks.
+    pub(crate) async fn store_id(&self) -> Result<Arc<str>, StoreError> {
+        self.store_id
+            .get_or_try_init(|| async {
+                let key = store_id_key();
+                loop {
+                    if let Some(found) = self.store.get(&key).await? {
+                        return Ok(Arc::from(String::from_utf8_lossy(&found.value).as_ref()));
+                    }
+                    let fresh: String = super::entropy::bytes::<16>().iter().map(|b| format!("{b:02x}")).collect();
+                    let batch = Batch::new().absent(key.clone()).put(key.clone(), Bytes::from(fresh));
+                    // Lost the race: read the winner's.
+                    self.store.apply(batch).await?;
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    pub(crate) fn peer(&self, service: &str) -> Option<super::invoke::Peer> {
+        self.peers.read().unwrap_or_else(|p| p.into_inner()).get(service).cloned()
+    }
 }
 
 /// Runs one service's handler calls exactly once over a [`Store`].
@@ -307,7 +345,23 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// time only from `clock`.
     pub fn new(service: impl Into<String>, store: S, clock: C, config: EngineConfig) -> Engine<S, C> {
         let owner = u64::from_le_bytes(super::entropy::bytes::<8>());
-        Engine { inner: Arc::new(EngineInner { service: service.into(), store, clock, config, owner }) }
+        let inner = EngineInner {
+            service: service.into(),
+            store,
+            clock,
+            config,
+            owner,
+            peers: Default::default(),
+            store_id: tokio::sync::OnceCell::new(),
+        };
+        Engine { inner: Arc::new(inner) }
+    }
+
+    /// Registers how this engine's handlers reach `service`: their
+    /// `ctx.client::<C>()` for a client whose `C::SERVICE` is `service`
+    /// sends through `peer` (replacing an earlier one).
+    pub fn add_peer(&self, service: impl Into<String>, peer: super::invoke::Peer) {
+        self.inner.peers.write().unwrap_or_else(|p| p.into_inner()).insert(service.into(), peer);
     }
 
     /// The service this engine runs.
@@ -365,7 +419,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 }
             };
             let call = meta.call_id();
-            let ctx = Ctx::new(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, call.clone());
+            let ctx = Ctx::new(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, meta.clone());
             let result = match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
                 Ok(Ok(result)) => result,
                 Ok(Err(error)) => {
@@ -391,7 +445,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     {
         let call = meta.call_id();
         let buffer = Arc::new(std::sync::Mutex::new(super::ctx::Buffer::default()));
-        let ctx = Ctx::buffered(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, call.clone(), buffer.clone());
+        let ctx = Ctx::buffered(Arc::clone(&self.inner) as Arc<dyn super::ctx::Backend>, meta.clone(), buffer.clone());
         let outcome = AssertUnwindSafe(handler(ctx)).catch_unwind().await;
         let buffer = std::mem::take(&mut *buffer.lock().unwrap_or_else(|p| p.into_inner()));
         if buffer.needs_steps() {
@@ -410,10 +464,17 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             origin_ms: meta.origin_ms(),
             status: CallStatus::Done { result: result.clone(), done_at_ms: now },
         };
-        let batch = buffer
+        let mut batch = buffer
             .into_batch(Batch::new().absent(ckey.clone()).absent(tkey))
             .put(ckey, done.encode())
             .put(done_key(now, call), Bytes::new());
+        if meta.caller().is_some() {
+            // An asynchronous call's intent, written by its caller.
+            batch = batch.delete(intent_key(call));
+        }
+        if let Some((key, record)) = self.caller_entry(meta, request, &result).await? {
+            batch = batch.put(key, record);
+        }
         match self.inner.store.apply(batch).await.map_err(unavailable(call, None))? {
             Outcome::Applied { .. } => Ok(Leaf::Done(result)),
             Outcome::Failed { condition: 0 | 1, .. } => Ok(Leaf::Reread),
@@ -488,6 +549,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                     attempts: 0,
                     next_due_ms: now.saturating_add(inner.config.redrive_after_ms()),
                     parked: false,
+                    target: None,
                 };
                 batch = batch.put(intent_key(call), intent.encode());
             }
@@ -532,11 +594,14 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 origin_ms: meta.origin_ms(),
                 status: CallStatus::Done { result: result.clone(), done_at_ms: now },
             };
-            let batch = Batch::new()
+            let mut batch = Batch::new()
                 .version_is(ckey.clone(), version)
                 .put(ckey.clone(), done.encode())
                 .put(done_key(now, call), Bytes::new())
                 .delete(intent_key(call));
+            if let Some((key, record)) = self.caller_entry(meta, request, &result).await? {
+                batch = batch.put(key, record);
+            }
             match inner.store.apply(batch).await.map_err(unavailable(call, None))? {
                 Outcome::Applied { .. } => return Ok(result),
                 Outcome::Failed { current: Some(current), .. } => {
@@ -563,6 +628,31 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 }
             }
         }
+    }
+
+    /// The caller's step record a child call's Done batch writes when the
+    /// caller shares this store (its callback is `store:<this store's
+    /// id>`, spec §2.6): the caller then finds the result in its log even
+    /// if it crashed before the reply reached it.
+    ///
+    /// Written without a condition: the caller's record at that step is
+    /// absent, or the Pending record of an asynchronous call, or (if the
+    /// caller got a reply from an earlier Done batch, which this one's
+    /// condition on the call record rules out) this very result.
+    async fn caller_entry(
+        &self,
+        meta: &CallMeta,
+        request: &Request,
+        result: &Bytes,
+    ) -> Result<Option<(Key, Bytes)>, EngineError> {
+        let (Some((caller, step)), Some(callback)) = (meta.caller(), meta.callback()) else { return Ok(None) };
+        let Some(store) = callback.strip_prefix("store:") else { return Ok(None) };
+        let own = self.inner.store_id().await.map_err(unavailable(meta.call_id(), None))?;
+        if *own != *store {
+            return Ok(None);
+        }
+        let record = LogRecord { kind: StepKind::Invoke, fp: invoke_fp(request.fp()), value: Some(result.clone()) };
+        Ok(Some((log_key(caller, step), record.encode())))
     }
 
     /// Parks a root's intent after a divergence (best effort: a failure

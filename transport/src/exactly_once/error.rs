@@ -99,6 +99,15 @@ pub enum EngineError {
         #[source]
         source: BoxError,
     },
+    /// The handler called a service its engine has no peer for
+    /// (`Engine::add_peer`).
+    #[error("call {call}: no peer for service {service:?} (add one with Engine::add_peer)")]
+    NoPeer {
+        /// The call.
+        call: CallId,
+        /// The service the handler called.
+        service: String,
+    },
     /// The handler panicked; nothing was recorded as the call's result.
     #[error("call {call}: handler panicked: {message}")]
     HandlerPanicked {
@@ -129,6 +138,7 @@ impl EngineError {
             | EngineError::ExpiredCallId { call, .. }
             | EngineError::DeadlinePassed { call, .. }
             | EngineError::HandlerFailed { call, .. }
+            | EngineError::NoPeer { call, .. }
             | EngineError::HandlerPanicked { call, .. } => Some(call),
             EngineError::StoreUnavailable { call, .. } | EngineError::Corrupt { call, .. } => call.as_ref(),
         }
@@ -157,6 +167,11 @@ pub enum StepKind {
     Uuid,
     /// `PMap::entries`: a logged read of a persistent map's entries.
     Scan,
+    /// A call of another service (`Ctx::client`, `Ctx::invoke_async`):
+    /// its recorded result, or Pending for an asynchronous call not done.
+    Invoke,
+    /// `Ctx::external`: a call outside the framework, its result recorded.
+    External,
     /// A kind this version does not know (a newer writer's record).
     Unknown(u8),
 }
@@ -173,6 +188,8 @@ impl StepKind {
             StepKind::Random => 7,
             StepKind::Uuid => 8,
             StepKind::Scan => 9,
+            StepKind::Invoke => 10,
+            StepKind::External => 11,
             StepKind::Unknown(code) => code,
         }
     }
@@ -188,6 +205,8 @@ impl StepKind {
             7 => StepKind::Random,
             8 => StepKind::Uuid,
             9 => StepKind::Scan,
+            10 => StepKind::Invoke,
+            11 => StepKind::External,
             other => StepKind::Unknown(other),
         }
     }
@@ -203,6 +222,8 @@ impl StepKind {
             StepKind::Random => "random",
             StepKind::Uuid => "uuid",
             StepKind::Scan => "scan",
+            StepKind::Invoke => "invoke",
+            StepKind::External => "external",
             StepKind::Unknown(_) => "unknown",
         }
     }

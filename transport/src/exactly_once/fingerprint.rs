@@ -31,6 +31,12 @@ impl Fingerprint {
         }
         Fingerprint(hasher.finish128().into())
     }
+
+    /// The fingerprint of a request: its method and its arguments'
+    /// canonical encoding.
+    pub(crate) fn request(method: &str, canonical: &[u8]) -> Fingerprint {
+        Fingerprint::of(&[b"request", method.as_bytes(), canonical])
+    }
 }
 
 impl fmt::Debug for Fingerprint {

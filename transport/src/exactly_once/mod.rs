@@ -14,6 +14,7 @@ mod engine;
 mod entropy;
 mod error;
 mod fingerprint;
+mod invoke;
 mod record;
 mod serve;
 
@@ -27,4 +28,5 @@ pub use self::collector::{Collector, CollectorReport, Intent, Redriver};
 pub use self::ctx::{Ctx, PMap, StepValue, Tx, TxError, TxInterrupt};
 pub use self::engine::{Engine, EngineConfig, GcReport, Request};
 pub use self::error::{BoxError, EngineError, StepKind};
+pub use self::invoke::{DurableFuture, LocalService, Peer, ServiceClient};
 pub use self::serve::{DispatchRedriver, DurableCall, serve_durable};

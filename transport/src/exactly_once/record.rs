@@ -238,6 +238,10 @@ pub(crate) struct IntentRecord {
     pub(crate) attempts: u32,
     pub(crate) next_due_ms: u64,
     pub(crate) parked: bool,
+    /// For an asynchronous call: the calling service (whose collector
+    /// re-drives it) and the called one (its peer). `None` for a root,
+    /// which its own service re-drives.
+    pub(crate) target: Option<(String, String)>,
 }
 
 impl IntentRecord {
@@ -250,6 +254,10 @@ impl IntentRecord {
             .u64(u64::from(self.attempts))
             .u64(self.next_due_ms)
             .opt_u64(self.parked.then_some(1));
+        // Appended in a later version: absent from older records.
+        if let Some((owner, target)) = &self.target {
+            f.str(owner).str(target);
+        }
         f.done()
     }
 
@@ -263,6 +271,7 @@ impl IntentRecord {
             attempts: u32::try_from(r.u64()?).map_err(|_| invalid("intent attempts"))?,
             next_due_ms: r.u64()?,
             parked: r.opt_u64()?.is_some(),
+            target: if r.0.remaining() > 0 { Some((r.str()?, r.str()?)) } else { None },
         })
     }
 }
@@ -290,8 +299,11 @@ mod tests {
             attempts: 2,
             next_due_ms: 3,
             parked: true,
+            target: None,
         };
         assert_eq!(IntentRecord::decode(&intent.encode()).unwrap(), intent);
+        let child = IntentRecord { target: Some(("Front".into(), "Counter".into())), ..intent.clone() };
+        assert_eq!(IntentRecord::decode(&child.encode()).unwrap(), child);
         for garbage in [&b""[..], b"\x02", b"\x01\x00"] {
             assert!(CallRecord::decode(&Bytes::copy_from_slice(garbage)).is_err());
             assert!(LogRecord::decode(&Bytes::copy_from_slice(garbage)).is_err());

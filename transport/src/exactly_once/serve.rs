@@ -85,7 +85,8 @@ fn meta_header<'a>(cx: &'a CallContext, field: &str) -> Option<&'a str> {
 /// Exactly-once metadata from headers (spec §2.1), for callers that send
 /// headers rather than our envelope: `mu2sls-key` or `mu2sls-call-id`
 /// (HTTP also `X-Call-Id`), `mu2sls-origin-ms`, `mu2sls-deadline-ms`,
-/// `mu2sls-caller-id` and `mu2sls-caller-step`. A call id whose key is a
+/// `mu2sls-caller-id`, `mu2sls-caller-step` and `mu2sls-callback` (HTTP also
+/// `X-Callback-Url`). A call id whose key is a
 /// UUIDv7 needs no origin: it is the UUID's time.
 fn meta_from_headers(cx: &CallContext) -> Result<Option<CallerMeta>, String> {
     let number = |field: &str| -> Result<Option<u64>, String> {
@@ -118,6 +119,10 @@ fn meta_from_headers(cx: &CallContext) -> Result<Option<CallerMeta>, String> {
                 _ => return Err("mu2sls-caller-id and mu2sls-caller-step go together".into()),
             };
             let meta = CallMeta::new(call_id, caller, origin_ms, deadline).map_err(|e| e.to_string())?;
+            let meta = match meta_header(cx, "callback").or_else(|| cx.header("x-callback-url")) {
+                Some(callback) => meta.with_callback(callback),
+                None => meta,
+            };
             Ok(Some(CallerMeta::Call(meta)))
         }
     }

@@ -7,8 +7,8 @@
 //! two bytes.
 //!
 //! The struct: `1: string call_id`, `2: string key`, `3: i64 origin_ms`,
-//! `4: i64 deadline_ms`, `5: string caller_id`, `6: i64 caller_step`; unknown
-//! fields are skipped.
+//! `4: i64 deadline_ms`, `5: string caller_id`, `6: i64 caller_step`,
+//! `7: string callback`; unknown fields are skipped.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -101,6 +101,12 @@ pub(crate) fn write(meta: &CallerMeta, out: &mut BytesMut) {
         w.field_begin(TType::I64, 6);
         w.i64(i64::try_from(step).unwrap_or(i64::MAX));
     }
+    if let CallerMeta::Call(m) = meta
+        && let Some(callback) = m.callback()
+    {
+        w.field_begin(TType::Binary, 7);
+        w.string(callback);
+    }
     w.struct_end();
     let body = w.into_inner();
     out.reserve(HEAD + body.len());
@@ -132,6 +138,7 @@ fn decode(b: &[u8]) -> Result<CallerMeta, EnvelopeError> {
     let bad = |e: DecodeError| EnvelopeError::Invalid(e.to_string());
     let mut r = Reader::<Compact>::from_slice(b, Limits::default());
     let (mut id, mut key, mut origin, mut deadline, mut caller, mut step) = (None, None, None, None, None, None);
+    let mut callback = None;
     r.struct_begin().map_err(bad)?;
     while let Some((t, field)) = r.field_begin().map_err(bad)? {
         match (field, t) {
@@ -141,6 +148,7 @@ fn decode(b: &[u8]) -> Result<CallerMeta, EnvelopeError> {
             (4, TType::I64) => deadline = Some(r.i64().map_err(bad)?),
             (5, TType::Binary) => caller = Some(r.string().map_err(bad)?),
             (6, TType::I64) => step = Some(r.i64().map_err(bad)?),
+            (7, TType::Binary) => callback = Some(r.string().map_err(bad)?),
             _ => r.skip(t).map_err(bad)?,
         }
     }
@@ -162,7 +170,10 @@ fn decode(b: &[u8]) -> Result<CallerMeta, EnvelopeError> {
             };
             let meta = CallMeta::new(call_id, caller, origin_ms, deadline_ms)
                 .map_err(|e| EnvelopeError::Invalid(e.to_string()))?;
-            Ok(CallerMeta::Call(meta))
+            Ok(CallerMeta::Call(match callback {
+                Some(c) => meta.with_callback(c),
+                None => meta,
+            }))
         }
         (None, Some(key)) => Ok(CallerMeta::Key { key, origin_ms, deadline_ms }),
         (Some(_), Some(_)) => Err(EnvelopeError::Invalid("both call_id and key".into())),
@@ -190,6 +201,7 @@ mod tests {
         let root = CallMeta::root(CallId::root("Bank", "transfer", "t"), 9).with_deadline(20);
         round_trip(CallerMeta::Call(root.clone()));
         round_trip(CallerMeta::Call(CallMeta::child(&root, 3)));
+        round_trip(CallerMeta::Call(CallMeta::child(&root, 4).with_callback("store:abc")));
     }
 
     #[test]

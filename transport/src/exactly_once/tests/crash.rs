@@ -11,90 +11,16 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::codec::{Binary, encode};
-use crate::store::{
-    Batch, Key, MemoryStore, Outcome, Page, SledOptions, SledStore, Store, StoreBackend, StoreError, Versioned,
-};
+use crate::store::{Batch, Key, MemoryStore, SledOptions, SledStore, Store};
 
 use super::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phase {
-    Before,
-    After,
-}
-
-/// A store that fails request k, before or after forwarding it, and every
-/// request after it.
-#[derive(Clone)]
-pub(super) struct CrashStore<S> {
-    inner: S,
-    crash_at: Option<(u64, Phase)>,
-    requests: Arc<AtomicU64>,
-    crashed: Arc<AtomicBool>,
-}
-
-impl<S: Store> CrashStore<S> {
-    pub(super) fn counting(inner: S) -> CrashStore<S> {
-        CrashStore { inner, crash_at: None, requests: Arc::default(), crashed: Arc::default() }
-    }
-
-    pub(super) fn crashing(inner: S, k: u64, phase: Phase) -> CrashStore<S> {
-        CrashStore { crash_at: Some((k, phase)), ..CrashStore::counting(inner) }
-    }
-
-    pub(super) fn requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    pub(super) fn crashed(&self) -> bool {
-        self.crashed.load(Ordering::SeqCst)
-    }
-
-    fn crash() -> StoreError {
-        StoreError::Closed { backend: StoreBackend::Memory }
-    }
-
-    async fn gate<T>(&self, request: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.crashed() {
-            return Err(Self::crash());
-        }
-        if self.crash_at == Some((n, Phase::Before)) {
-            self.crashed.store(true, Ordering::SeqCst);
-            return Err(Self::crash());
-        }
-        let result = request.await;
-        if self.crash_at == Some((n, Phase::After)) {
-            self.crashed.store(true, Ordering::SeqCst);
-            return Err(Self::crash());
-        }
-        result
-    }
-}
-
-impl<S: Store> Store for CrashStore<S> {
-    async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
-        self.gate(self.inner.get(key)).await
-    }
-
-    async fn multi_get(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
-        self.gate(self.inner.multi_get(keys)).await
-    }
-
-    async fn scan_prefix(&self, prefix: &Key, page: Page) -> Result<Vec<(Key, Versioned)>, StoreError> {
-        self.gate(self.inner.scan_prefix(prefix, page)).await
-    }
-
-    async fn apply(&self, batch: Batch) -> Result<Outcome, StoreError> {
-        self.gate(self.inner.apply(batch)).await
-    }
-}
+pub(super) use crate::testing::{CrashPhase as Phase, CrashStore};
 
 /// A store backend the matrix runs on.
 pub(super) trait Backend: Sized {

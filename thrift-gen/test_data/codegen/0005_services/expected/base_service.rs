@@ -226,3 +226,11 @@ impl BaseClient {
         }
     }
 }
+
+impl ::mu2sls::codegen::ServiceClient for BaseClient {
+    const SERVICE: &'static str = "Base";
+
+    fn with_channel(channel: ::mu2sls::codegen::Channel) -> Self {
+        BaseClient { channel }
+    }
+}

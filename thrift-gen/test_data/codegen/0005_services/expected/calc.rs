@@ -1407,3 +1407,11 @@ impl CalculatorClient {
         }
     }
 }
+
+impl ::mu2sls::codegen::ServiceClient for CalculatorClient {
+    const SERVICE: &'static str = "Calculator";
+
+    fn with_channel(channel: ::mu2sls::codegen::Channel) -> Self {
+        CalculatorClient { channel }
+    }
+}

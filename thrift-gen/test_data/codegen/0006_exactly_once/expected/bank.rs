@@ -277,6 +277,14 @@ impl LedgerClient {
     }
 }
 
+impl ::mu2sls::codegen::ServiceClient for LedgerClient {
+    const SERVICE: &'static str = "Ledger";
+
+    fn with_channel(channel: ::mu2sls::codegen::Channel) -> Self {
+        LedgerClient { channel }
+    }
+}
+
 /// `Ledger` run exactly once: every method gets the call's `Ctx`, whose
 /// state, time and randomness are logged steps.
 pub trait LedgerDurable: ::std::marker::Send + ::std::marker::Sync + 'static {
@@ -983,6 +991,14 @@ impl BankClient {
                 ))
             }
         }
+    }
+}
+
+impl ::mu2sls::codegen::ServiceClient for BankClient {
+    const SERVICE: &'static str = "Bank";
+
+    fn with_channel(channel: ::mu2sls::codegen::Channel) -> Self {
+        BankClient { channel }
     }
 }
 
