@@ -27,6 +27,21 @@ pub use crate::service::{
 #[doc(hidden)]
 pub use crate::store::Store;
 
+/// What a dispatcher's `receive_callback` answers: `None` if it takes no
+/// callbacks, else whether it took this one.
+#[doc(hidden)]
+pub type CallbackReceived = Option<Result<(), String>>;
+
+/// A durable server's `receive_callback`: its engine takes the callback.
+#[doc(hidden)]
+pub async fn receive_callback<S: Store + 'static, C: Clock>(
+    engine: &Engine<S, C>,
+    cx: &CallContext,
+    message: Bytes,
+) -> CallbackReceived {
+    Some(crate::exactly_once::receive_callback(engine, cx, message).await.map_err(|e| e.to_string()))
+}
+
 /// What code generated with `--gen rust:apache_compat` uses.
 #[cfg(feature = "apache-compat")]
 #[doc(hidden)]

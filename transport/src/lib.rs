@@ -38,9 +38,10 @@ pub mod testing;
 
 pub use client::{CallError, Channel, ChannelBuilder, Reply, TransportError};
 pub use exactly_once::{
-    BoxError, CallId, CallIdError, CallIdProblem, CallMeta, CallerMeta, Clock, Collector, CollectorReport, Ctx,
-    DispatchRedriver, DurableFuture, Engine, EngineConfig, EngineError, GcReport, Intent, LocalService, ManualClock,
-    PMap, Peer, Redriver, Request, ServiceClient, StepKind, StepValue, SystemClock, Tx, TxError, TxInterrupt,
+    BoxError, CallId, CallIdError, CallIdProblem, CallMeta, CallbackError, CallbackKey, CallerMeta, Clock, Collector,
+    CollectorReport, Ctx, DispatchRedriver, DurableFuture, Engine, EngineConfig, EngineError, GcReport, Intent,
+    LocalService, ManualClock, PMap, Peer, Redriver, Request, ServiceClient, StepKind, StepValue, SystemClock, Tx,
+    TxError, TxInterrupt, receive_callback, verify_signature,
 };
 pub use protocol::{ApplicationException, ApplicationExceptionKind, NoException, ServiceError};
 pub use server::{Multiplexer, Server, ServerBuilder};

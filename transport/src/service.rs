@@ -148,6 +148,20 @@ pub trait Dispatch: Send + Sync + 'static {
         self.method_kind(method)
     }
 
+    /// Takes a signed callback (spec §2.6): a REPLY message whose headers
+    /// carry a `mu2sls-signature`, which the server hands here instead of
+    /// rejecting it. `None` (the default) if this dispatcher takes no
+    /// callbacks; durable servers take them for their engine
+    /// ([`receive_callback`](crate::receive_callback)).
+    fn receive_callback<P: Protocol>(
+        &self,
+        cx: &CallContext,
+        message: Bytes,
+    ) -> impl Future<Output = Option<Result<(), String>>> + Send {
+        let _ = (cx, message);
+        std::future::ready(None)
+    }
+
     /// Serves one call. `frame` is the whole request message and its
     /// arguments start at `args_at`. Returns the whole reply message, or
     /// `None` for a oneway call. The context is borrowed: the server keeps
@@ -169,6 +183,14 @@ impl<D: Dispatch> Dispatch for Arc<D> {
 
     fn route_kind(&self, service: Option<&str>, method: &str) -> Option<MethodKind> {
         (**self).route_kind(service, method)
+    }
+
+    fn receive_callback<P: Protocol>(
+        &self,
+        cx: &CallContext,
+        message: Bytes,
+    ) -> impl Future<Output = Option<Result<(), String>>> + Send {
+        (**self).receive_callback::<P>(cx, message)
     }
 
     fn dispatch<P: Protocol>(

@@ -46,7 +46,8 @@ impl TallyDurable for Tally {
     }
 }
 
-/// Counts what it forwards (key `forwarded`), refuses amounts below 1.
+/// Counts what it forwards per name (key `forwarded/<name>`), refuses
+/// amounts below 1.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Relay;
 
@@ -61,10 +62,15 @@ impl RelayDurable for Relay {
             let refused = Refused { reason: format!("amount {amount} is below 1") };
             return Err(ServiceError::Exception(RelayForwardException::Refused(refused)));
         }
-        ctx.update("forwarded", |old: Option<i64>| (old.unwrap_or(0) + 1, ())).await?;
+        ctx.update(&forwarded_key(&name), |old: Option<i64>| (old.unwrap_or(0) + 1, ())).await?;
         let tally = ctx.client::<TallyClient>()?;
         tally.add(&name, amount).await.map_err(|e| failed(e, |never| match never {}))
     }
+}
+
+/// Where [`Relay`] counts the calls it forwarded for `name`.
+pub fn forwarded_key(name: &str) -> String {
+    format!("forwarded/{name}")
 }
 
 /// The entry service.

@@ -7,9 +7,17 @@
 //! servers over the same data) must leave every effect applied once and
 //! give every retry the same result.
 
-use example_exactly_once::chain::{Chain, FrontClient, FrontOrderException, TallyClient, local_chain};
+use std::sync::Arc;
+
+use example_exactly_once::chain::{
+    Chain, FrontClient, FrontOrderException, Relay, RelayClient, RelayDurableServer, Tally, TallyClient,
+    TallyDurableServer, forwarded_key, local_chain,
+};
 use mu2sls::testing::{CrashPhase, CrashStore};
-use mu2sls::{CallError, Collector, DispatchRedriver, EngineConfig, MemoryStore, Peer, Store};
+use mu2sls::{
+    CallError, CallbackKey, Collector, Dispatch, DispatchRedriver, Engine, EngineConfig, MemoryStore, Peer, Store,
+    SystemClock,
+};
 
 /// Far enough ahead that every intent is due and every lease expired.
 const LATER_MS: u64 = 3_600_000;
@@ -23,8 +31,8 @@ async fn tally_total<S: Store + Clone + 'static>(store: &S, name: &str) -> i64 {
     Peer::local(tally).client::<TallyClient>(None).total(name).await.expect("total")
 }
 
-async fn forwarded<S: Store>(store: &S) -> i64 {
-    let key = mu2sls::Key::from(("state", "Relay", "forwarded"));
+async fn forwarded<S: Store>(store: &S, name: &str) -> i64 {
+    let key = mu2sls::Key::from(("state", "Relay", forwarded_key(name).as_str()));
     let found = store.get(&key).await.expect("read forwarded");
     found.map_or(0, |v| mu2sls::codec::decode::<mu2sls::codec::Binary, i64>(&v.value).expect("an i64"))
 }
@@ -43,7 +51,7 @@ async fn a_chain_of_three_runs_each_call_once() {
     let retry = Peer::local(front.clone()).client::<FrontClient>(Some("order-1")).order("apples", 5).await.unwrap();
     assert_eq!(retry, 5);
     assert_eq!(tally_total(&store, "apples").await, 5);
-    assert_eq!(forwarded(&store).await, 1);
+    assert_eq!(forwarded(&store, "apples").await, 1);
     // A new key is a new call.
     let second = Peer::local(front.clone()).client::<FrontClient>(Some("order-2")).order("apples", 2).await.unwrap();
     assert_eq!(second, 7);
@@ -54,7 +62,7 @@ async fn a_chain_of_three_runs_each_call_once() {
             other => panic!("expected Refused, got {other:?}"),
         }
     }
-    assert_eq!(forwarded(&store).await, 2);
+    assert_eq!(forwarded(&store, "apples").await, 2);
     assert_eq!(intents(&store).await, 0, "finished calls leave no intent");
 }
 
@@ -110,7 +118,7 @@ impl Workflow for Order {
     async fn check<S: Store + Clone + 'static>(store: &S, replies: &[Vec<i64>], at: &str) {
         assert!(replies.iter().all(|r| r == &vec![4]), "{at}: replies {replies:?}");
         assert_eq!(tally_total(store, "plums").await, 4, "{at}: applied once");
-        assert_eq!(forwarded(store).await, 1, "{at}: relayed once");
+        assert_eq!(forwarded(store, "plums").await, 1, "{at}: relayed once");
     }
 }
 
@@ -195,4 +203,121 @@ async fn crash_points_of_a_fan_out() {
 fn peers_are_reached_by_their_idl_name() {
     use mu2sls::ServiceClient as _;
     assert_eq!((FrontClient::SERVICE, TallyClient::SERVICE), ("Front", "Tally"));
+}
+
+/// A dispatcher that counts the calls it serves.
+struct Counted<D> {
+    inner: D,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<D: Dispatch> Dispatch for Counted<D> {
+    fn method_kind(&self, method: &str) -> Option<mu2sls::MethodKind> {
+        self.inner.method_kind(method)
+    }
+
+    async fn dispatch<P: mu2sls::codec::Protocol>(
+        &self,
+        cx: &mu2sls::CallContext,
+        frame: bytes::Bytes,
+        args_at: usize,
+    ) -> Option<bytes::Bytes> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.dispatch::<P>(cx, frame, args_at).await
+    }
+}
+
+fn keyed() -> EngineConfig {
+    config().callback_keys(CallbackKey::new("k1", b"thirty-two bytes of test secret!".to_vec()), None)
+}
+
+/// Relay and Tally on stores of their own, over TCP: Tally (its calls
+/// counted) and a Relay server that takes callbacks at `relay_addr`.
+struct Apart {
+    relay_store: MemoryStore,
+    relay_addr: String,
+    tally_addr: String,
+    tally_calls: Arc<std::sync::atomic::AtomicUsize>,
+    _servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+async fn apart() -> Apart {
+    let (relay_store, tally_store) = (MemoryStore::new(), MemoryStore::new());
+    let tally_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tally_addr = tally_listener.local_addr().unwrap().to_string();
+    let relay_addr = relay_listener.local_addr().unwrap().to_string();
+    let tally_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tally = Counted {
+        inner: TallyDurableServer::new(Tally, Engine::new("Tally", tally_store, SystemClock, keyed())),
+        calls: tally_calls.clone(),
+    };
+    let relay = relay_server(&relay_store, &relay_addr, &tally_addr);
+    let forever = std::future::pending::<()>;
+    let servers = vec![
+        tokio::spawn(async move { mu2sls::Server::builder().build().serve(tally_listener, tally, forever()).await }),
+        tokio::spawn(async move { mu2sls::Server::builder().build().serve(relay_listener, relay, forever()).await }),
+    ];
+    Apart { relay_store, relay_addr, tally_addr, tally_calls, _servers: servers }
+}
+
+/// A Relay server on `store` (any process of it) whose callbacks go to
+/// `relay_addr` and whose Tally is at `tally_addr`.
+fn relay_server<S: Store + Clone + 'static>(
+    store: &S,
+    relay_addr: &str,
+    tally_addr: &str,
+) -> RelayDurableServer<Relay, S, SystemClock> {
+    let engine = Engine::new("Relay", store.clone(), SystemClock, keyed().callback_address(relay_addr));
+    engine.add_peer("Tally", Peer::remote(mu2sls::Channel::new(tally_addr)));
+    RelayDurableServer::new(Relay, engine)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_crashed_after_its_callee_finished_gets_the_result_by_callback() {
+    // How many store requests one forward makes, on a setup of its own.
+    let learn = apart().await;
+    let counting = CrashStore::counting(learn.relay_store.clone());
+    let relay = Arc::new(relay_server(&counting, &learn.relay_addr, &learn.tally_addr));
+    Peer::local(relay).client::<RelayClient>(Some("learn")).forward("figs", 5).await.unwrap();
+    let n = counting.requests();
+
+    // The process that calls Tally crashes just before it records the
+    // reply (its last two requests: the step record, the Done batch).
+    let world = apart().await;
+    let crashing = CrashStore::crashing(world.relay_store.clone(), n - 1, CrashPhase::Before);
+    let relay = Arc::new(relay_server(&crashing, &world.relay_addr, &world.tally_addr));
+    let cut = Peer::local(relay).client::<RelayClient>(Some("fwd-1")).forward("figs", 5).await;
+    assert!(crashing.crashed() && cut.is_err(), "the crash stops the call: {cut:?}");
+    assert_eq!(world.tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Restarted, the caller finds the callee's result in its log (the
+    // callback put it there) and does not call again.
+    let restarted = Arc::new(relay_server(&world.relay_store, &world.relay_addr, &world.tally_addr));
+    let total = Peer::local(restarted).client::<RelayClient>(Some("fwd-1")).forward("figs", 5).await.unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(world.tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1, "Tally was not called again");
+}
+
+#[tokio::test]
+async fn a_callback_with_a_bad_signature_is_refused_and_stores_nothing() {
+    let world = apart().await;
+    let id = "Relay.forward:nobody/1";
+    let message = bytes::Bytes::from_static(
+        b"\x80\x01\x00\x02\x00\x00\x00\x03add\x00\x00\x00\x00\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00",
+    );
+    let stranger = CallbackKey::new("k1", b"not the secret".to_vec());
+    for signature in [stranger.sign(id, &message), String::new(), "v1;kid=k1;sig=00".to_owned()] {
+        let channel = mu2sls::Channel::builder(world.relay_addr.clone())
+            .framing(mu2sls::Framing::Header)
+            .header("mu2sls-call-id", id)
+            .header("mu2sls-step-fp", format!("{:032x}", 7))
+            .header("mu2sls-signature", signature.clone())
+            .build();
+        let reply = channel.call_raw(message.clone()).await.unwrap().expect("an answer");
+        let head = mu2sls::codec::Reader::<mu2sls::codec::Binary>::new(&reply).message_begin().unwrap();
+        assert_eq!(head.kind, mu2sls::codec::MessageType::Exception, "{signature:?}");
+    }
+    let logged = world.relay_store.scan_prefix(&mu2sls::Key::from(("log",)), mu2sls::Page::first(10)).await.unwrap();
+    assert!(logged.is_empty(), "nothing stored: {logged:?}");
 }

@@ -124,6 +124,8 @@ impl Generator<'_> {
         w.text("    C: ::mu2sls::codegen::Clock,");
         w.text("{");
         w.indent_in();
+        w.text(RECEIVE_CALLBACK);
+        w.blank();
         self.emit_dispatch_body(&self.methods_of(id), w, |m, w| {
             let args = self.helper_text(p, m, "Args");
             let path = Doc::list(
@@ -826,6 +828,16 @@ const DISPATCH_SIGNATURE: &str = "#[allow(unreachable_code, unused_variables)]
         args_at: usize,
     ) -> impl ::std::future::Future<Output = ::std::option::Option<::mu2sls::codegen::Bytes>>
     + ::std::marker::Send {";
+
+/// A durable server takes the signed callbacks of its engine's callees.
+const RECEIVE_CALLBACK: &str = "fn receive_callback<P: ::mu2sls::codegen::Protocol>(
+        &self,
+        cx: &::mu2sls::codegen::CallContext,
+        message: ::mu2sls::codegen::Bytes,
+    ) -> impl ::std::future::Future<Output = ::mu2sls::codegen::CallbackReceived> + ::std::marker::Send
+    {
+        ::mu2sls::codegen::receive_callback(&self.engine, cx, message)
+    }";
 
 /// The last arm of `dispatch` (three levels in).
 const UNKNOWN_METHOD_ARM: &str = "other => {

@@ -162,6 +162,7 @@ pub(crate) trait Backend: Send + Sync {
     fn service(&self) -> &str;
     fn now_ms(&self) -> u64;
     fn redrive_after_ms(&self) -> u64;
+    fn config(&self) -> &super::engine::EngineConfig;
     fn peer(&self, service: &str) -> Option<super::invoke::Peer>;
     fn store_id(&self) -> BoxFuture<'_, Result<Arc<str>, StoreError>>;
     fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Outcome, StoreError>>;
@@ -182,6 +183,9 @@ impl<S: Store + 'static, C: Clock> Backend for EngineInner<S, C> {
     }
     fn redrive_after_ms(&self) -> u64 {
         self.config.redrive_after_ms()
+    }
+    fn config(&self) -> &super::engine::EngineConfig {
+        &self.config
     }
     fn peer(&self, service: &str) -> Option<super::invoke::Peer> {
         EngineInner::peer(self, service)

@@ -16,7 +16,6 @@ use super::call_id::{CallId, CallMeta};
 use super::clock::{Clock, millis};
 use super::ctx::Ctx;
 use super::error::EngineError;
-use super::error::StepKind;
 use super::fingerprint::Fingerprint;
 use super::invoke::invoke_fp;
 use super::record::{
@@ -44,6 +43,9 @@ pub struct EngineConfig {
     lease: Duration,
     gc_chunk: usize,
     leaf_fast_path: bool,
+    callback_keys: Vec<super::callback::CallbackKey>,
+    callback_address: Option<String>,
+    callback_timeout: Duration,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +59,9 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(60),
             gc_chunk: 256,
             leaf_fast_path: true,
+            callback_keys: Vec::new(),
+            callback_address: None,
+            callback_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -119,6 +124,45 @@ impl EngineConfig {
     pub fn leaf_fast_path(mut self, on: bool) -> EngineConfig {
         self.leaf_fast_path = on;
         self
+    }
+
+    /// The keys callbacks between services on different stores are signed
+    /// with (spec §2.6): callees sign with `current`; receivers accept
+    /// `current` and, while keys rotate, `previous`. Without keys, callees
+    /// deliver no callbacks and receivers reject every one.
+    pub fn callback_keys(
+        mut self,
+        current: super::callback::CallbackKey,
+        previous: Option<super::callback::CallbackKey>,
+    ) -> EngineConfig {
+        self.callback_keys = std::iter::once(current).chain(previous).collect();
+        self
+    }
+
+    /// The address (`host:port`) where this engine's server receives
+    /// callbacks: callees on another store deliver their results there, so
+    /// a caller that crashed after its callee finished finds the result in
+    /// its log without calling again. Unset (the default), only callees on
+    /// the same store report back (through their Done batch).
+    pub fn callback_address(mut self, address: impl Into<String>) -> EngineConfig {
+        self.callback_address = Some(address.into());
+        self
+    }
+
+    /// How long a callee waits for a caller to take its callback (default
+    /// 2 s); a callback not taken is dropped (the caller's retry gets the
+    /// result from the callee).
+    pub fn callback_timeout(mut self, timeout: Duration) -> EngineConfig {
+        self.callback_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn callback_keys_ref(&self) -> &[super::callback::CallbackKey] {
+        &self.callback_keys
+    }
+
+    pub(crate) fn callback_address_ref(&self) -> Option<&str> {
+        self.callback_address.as_deref()
     }
 
     /// W = H + H₂ − skew margin: a call id with no record whose origin is
@@ -472,11 +516,16 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             // An asynchronous call's intent, written by its caller.
             batch = batch.delete(intent_key(call));
         }
-        if let Some((key, record)) = self.caller_entry(meta, request, &result).await? {
+        let entry = self.caller_entry(meta, request, &result).await?;
+        let wrote_entry = entry.is_some();
+        if let Some((key, record)) = entry {
             batch = batch.put(key, record);
         }
         match self.inner.store.apply(batch).await.map_err(unavailable(call, None))? {
-            Outcome::Applied { .. } => Ok(Leaf::Done(result)),
+            Outcome::Applied { .. } => {
+                self.deliver_callback(meta, request, &result, wrote_entry).await;
+                Ok(Leaf::Done(result))
+            }
             Outcome::Failed { condition: 0 | 1, .. } => Ok(Leaf::Reread),
             Outcome::Failed { .. } => Ok(Leaf::Conflict),
         }
@@ -599,11 +648,16 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 .put(ckey.clone(), done.encode())
                 .put(done_key(now, call), Bytes::new())
                 .delete(intent_key(call));
-            if let Some((key, record)) = self.caller_entry(meta, request, &result).await? {
+            let entry = self.caller_entry(meta, request, &result).await?;
+            let wrote_entry = entry.is_some();
+            if let Some((key, record)) = entry {
                 batch = batch.put(key, record);
             }
             match inner.store.apply(batch).await.map_err(unavailable(call, None))? {
-                Outcome::Applied { .. } => return Ok(result),
+                Outcome::Applied { .. } => {
+                    self.deliver_callback(meta, request, &result, wrote_entry).await;
+                    return Ok(result);
+                }
                 Outcome::Failed { current: Some(current), .. } => {
                     let record = CallRecord::decode(&current.value).map_err(corrupt(Some(call), None, &ckey))?;
                     match record.status {
@@ -646,13 +700,30 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         result: &Bytes,
     ) -> Result<Option<(Key, Bytes)>, EngineError> {
         let (Some((caller, step)), Some(callback)) = (meta.caller(), meta.callback()) else { return Ok(None) };
-        let Some(store) = callback.strip_prefix("store:") else { return Ok(None) };
+        let (Some(store), _) = super::callback::parse_callback(callback) else { return Ok(None) };
         let own = self.inner.store_id().await.map_err(unavailable(meta.call_id(), None))?;
         if *own != *store {
             return Ok(None);
         }
-        let record = LogRecord { kind: StepKind::Invoke, fp: invoke_fp(request.fp()), value: Some(result.clone()) };
+        let record = LogRecord::invoke(invoke_fp(request.fp()), result.clone());
         Ok(Some((log_key(caller, step), record.encode())))
+    }
+
+    /// After this execution's Done batch: delivers the result to a caller
+    /// on another store that gave a callback address (spec §2.6).
+    async fn deliver_callback(&self, meta: &CallMeta, request: &Request, result: &Bytes, wrote_entry: bool) {
+        let Some(callback) = meta.callback() else { return };
+        let (_, Some(address)) = super::callback::parse_callback(callback) else { return };
+        if wrote_entry || meta.caller().is_none() {
+            return;
+        }
+        let Some(key) = self.inner.config.callback_keys.first() else {
+            tracing::warn!(call = %meta.call_id(), "no callback key configured: callback not delivered");
+            return;
+        };
+        let fp = invoke_fp(request.fp());
+        let timeout = self.inner.config.callback_timeout;
+        super::callback::deliver(address, key, meta, request.method(), fp, result, timeout).await;
     }
 
     /// Parks a root's intent after a divergence (best effort: a failure

@@ -215,6 +215,15 @@ impl Link for PeerLink {
     }
 }
 
+/// The callback a caller on `engine` sends with its calls: its store, and
+/// its callback address if it has one.
+fn callback_field(engine: &dyn super::ctx::Backend, store_id: &str) -> String {
+    match engine.config().callback_address_ref() {
+        Some(address) => format!("store:{store_id} {address}"),
+        None => format!("store:{store_id}"),
+    }
+}
+
 /// The fingerprint of an invoke step: the callee's request fingerprint
 /// (method and canonical arguments), which the callee computes alike when
 /// its Done batch writes the step's record.
@@ -331,7 +340,7 @@ impl DurableLink {
             }
         }
         let store_id = engine.store_id().await.map_err(|e| step_error(unavailable(call, Some(step))(e)))?;
-        let child = CallMeta::child(&shared.meta, step).with_callback(format!("store:{store_id}"));
+        let child = CallMeta::child(&shared.meta, step).with_callback(callback_field(&**engine, &store_id));
         let child_id = child.call_id().clone();
         let result = match self.peer.send(method, &args, child, oneway).await? {
             None => Bytes::new(),
@@ -423,7 +432,7 @@ pub(crate) async fn redrive_child<S: crate::store::Store + 'static, C: super::cl
     let store_id = engine.store_id().await.map_err(unavailable(call, None))?;
     let meta = CallMeta::new(call.clone(), Some((caller.clone(), step)), intent.origin_ms, Some(deadline_ms))
         .map_err(|e| failed(e.to_string()))?
-        .with_callback(format!("store:{store_id}"));
+        .with_callback(callback_field(engine, &store_id));
     let result = match peer.send(&intent.method, &args, meta, oneway).await.map_err(|e| failed(e.to_string()))? {
         None => Bytes::new(),
         Some(reply) if reply.header().kind == MessageType::Exception => {

@@ -7,6 +7,7 @@
 //! through the [`Store`](crate::Store) trait and an injected [`Clock`].
 
 mod call_id;
+mod callback;
 mod clock;
 mod collector;
 mod ctx;
@@ -22,6 +23,8 @@ mod serve;
 mod tests;
 
 pub use self::call_id::{CallId, CallIdError, CallIdProblem, CallMeta, CallerMeta};
+pub(crate) use self::callback::is_callback;
+pub use self::callback::{CallbackError, CallbackKey, receive_callback, verify_signature};
 pub(crate) use self::clock::millis;
 pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::collector::{Collector, CollectorReport, Intent, Redriver};

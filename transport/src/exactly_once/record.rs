@@ -216,6 +216,11 @@ pub(crate) struct LogRecord {
 }
 
 impl LogRecord {
+    /// An invoke step's record with its result.
+    pub(crate) fn invoke(fp: Fingerprint, result: Bytes) -> LogRecord {
+        LogRecord { kind: StepKind::Invoke, fp, value: Some(result) }
+    }
+
     pub(crate) fn encode(&self) -> Bytes {
         let mut f = Fields::new();
         f.u8(self.kind.code()).u128(self.fp.0).opt_bytes(self.value.as_ref());

@@ -596,6 +596,26 @@ where
     D: Dispatch,
     S: Service<CallContext, Incoming, Response = Option<Bytes>, Error = Infallible>,
 {
+    if kind == MessageType::Reply && crate::exactly_once::is_callback(cx) {
+        match calls.dispatch.receive_callback::<P>(cx, frame.clone()).await {
+            Some(Ok(())) => {
+                let ack = crate::service::encode_message::<P, _>(
+                    cx.method(),
+                    MessageType::Reply,
+                    cx.seq(),
+                    &crate::client::RawBody(&[0]),
+                );
+                return (Some(ack), Status::Other("callback"));
+            }
+            Some(Err(reason)) => {
+                debug!(%reason, "callback refused");
+                let e =
+                    ApplicationException::new(ApplicationExceptionKind::UNKNOWN, format!("callback refused: {reason}"));
+                return (Some(exception_reply::<P>(cx, &e)), Status::Other("callback refused"));
+            }
+            None => {}
+        }
+    }
     if !matches!(kind, MessageType::Call | MessageType::Oneway) {
         let e = ApplicationException::new(
             ApplicationExceptionKind::INVALID_MESSAGE_TYPE,

@@ -344,6 +344,15 @@ where
     S: ::mu2sls::codegen::Store + 'static,
     C: ::mu2sls::codegen::Clock,
 {
+    fn receive_callback<P: ::mu2sls::codegen::Protocol>(
+        &self,
+        cx: &::mu2sls::codegen::CallContext,
+        message: ::mu2sls::codegen::Bytes,
+    ) -> impl ::std::future::Future<Output = ::mu2sls::codegen::CallbackReceived> + ::std::marker::Send
+    {
+        ::mu2sls::codegen::receive_callback(&self.engine, cx, message)
+    }
+
     fn method_kind(&self, method: &str) -> ::std::option::Option<::mu2sls::codegen::MethodKind> {
         match method {
             "balance" => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::Call),
@@ -1110,6 +1119,15 @@ where
     S: ::mu2sls::codegen::Store + 'static,
     C: ::mu2sls::codegen::Clock,
 {
+    fn receive_callback<P: ::mu2sls::codegen::Protocol>(
+        &self,
+        cx: &::mu2sls::codegen::CallContext,
+        message: ::mu2sls::codegen::Bytes,
+    ) -> impl ::std::future::Future<Output = ::mu2sls::codegen::CallbackReceived> + ::std::marker::Send
+    {
+        ::mu2sls::codegen::receive_callback(&self.engine, cx, message)
+    }
+
     fn method_kind(&self, method: &str) -> ::std::option::Option<::mu2sls::codegen::MethodKind> {
         match method {
             "deposit" => ::std::option::Option::Some(::mu2sls::codegen::MethodKind::Call),

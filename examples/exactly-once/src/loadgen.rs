@@ -1,0 +1,70 @@
+//! The closed-loop load generator of the benchmarks (`eo-bench`,
+//! `chain-bench`): `concurrency` tasks each make one call after another;
+//! calls started after the warm-up are timed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// Throughput and latency of one benchmark cell.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    /// Calls per second during the measured time.
+    pub rps: f64,
+    /// Median latency, µs.
+    pub p50_us: f64,
+    /// 99th percentile latency, µs.
+    pub p99_us: f64,
+}
+
+/// Runs `concurrency` closed-loop tasks for `warmup + measure`; `call(task,
+/// n)` makes task `task`'s `n`th call. With several tasks, each yields after
+/// every call, so tasks whose calls never wait (the memory store) still
+/// interleave.
+pub async fn drive<F, Fut>(concurrency: usize, warmup: Duration, measure: Duration, call: F) -> Cell
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let (from, until) = (start + warmup, start + warmup + measure);
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..concurrency {
+        let call = call.clone();
+        tasks.spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+            let mut n = 0u64;
+            loop {
+                let started = Instant::now();
+                if started >= until {
+                    return hist;
+                }
+                call(task, n).await;
+                n += 1;
+                if started >= from {
+                    let _ = hist.record(started.elapsed().as_nanos().max(1) as u64);
+                }
+                if concurrency > 1 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+    }
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+    while let Some(h) = tasks.join_next().await {
+        all.add(h.expect("task")).expect("merge");
+    }
+    Cell {
+        rps: all.len() as f64 / measure.as_secs_f64(),
+        p50_us: all.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_us: all.value_at_quantile(0.99) as f64 / 1000.0,
+    }
+}
+
+/// A fresh directory name under the system's temp dir.
+pub fn tempdir(tag: &str) -> std::path::PathBuf {
+    let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    std::env::temp_dir().join(format!("mu2sls-{tag}-{}-{n}", std::process::id()))
+}
