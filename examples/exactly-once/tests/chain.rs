@@ -321,3 +321,72 @@ async fn a_callback_with_a_bad_signature_is_refused_and_stores_nothing() {
     let logged = world.relay_store.scan_prefix(&mu2sls::Key::from(("log",)), mu2sls::Page::first(10)).await.unwrap();
     assert!(logged.is_empty(), "nothing stored: {logged:?}");
 }
+
+/// A dispatcher that holds every call until the test lets it through.
+struct Gated<D> {
+    inner: D,
+    gate: Arc<tokio::sync::Semaphore>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<D: Dispatch> Dispatch for Gated<D> {
+    fn method_kind(&self, method: &str) -> Option<mu2sls::MethodKind> {
+        self.inner.method_kind(method)
+    }
+
+    async fn dispatch<P: mu2sls::codec::Protocol>(
+        &self,
+        cx: &mu2sls::CallContext,
+        frame: bytes::Bytes,
+        args_at: usize,
+    ) -> Option<bytes::Bytes> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Each permit lets one call through.
+        self.gate.acquire().await.expect("gate open").forget();
+        self.inner.dispatch::<P>(cx, frame, args_at).await
+    }
+}
+
+/// Polls `done` until it holds (bounded: the state comes from a timer).
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_waiting_on_a_slow_callee_suspends_and_resumes_on_its_callback() {
+    let tally_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tally_addr = tally_listener.local_addr().unwrap().to_string();
+    let relay_addr = relay_listener.local_addr().unwrap().to_string();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let tally_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tally = Gated {
+        inner: TallyDurableServer::new(Tally, Engine::new("Tally", MemoryStore::new(), SystemClock, keyed())),
+        gate: gate.clone(),
+        calls: tally_calls.clone(),
+    };
+    let config = keyed().callback_address(relay_addr.clone()).suspend_after(std::time::Duration::from_millis(10));
+    let engine = Engine::new("Relay", MemoryStore::new(), SystemClock, config);
+    engine.add_peer("Tally", Peer::remote(mu2sls::Channel::new(tally_addr)));
+    let relay = Arc::new(RelayDurableServer::new(Relay, engine));
+    let forever = std::future::pending::<()>;
+    let served = relay.clone();
+    tokio::spawn(async move { mu2sls::Server::builder().build().serve(tally_listener, tally, forever()).await });
+    tokio::spawn(async move { mu2sls::Server::builder().build().serve(relay_listener, served, forever()).await });
+
+    let client = Peer::local(relay.clone()).client::<RelayClient>(Some("slow-1"));
+    let call = tokio::spawn(async move { client.forward("dates", 6).await });
+    // The callee holds the call: the caller's handler is dropped, suspended.
+    until("the caller suspends", || relay.engine().suspended_calls() == 1).await;
+    assert_eq!(tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(!call.is_finished());
+    // The callee finishes; its callback wakes the caller, which replays.
+    gate.add_permits(1);
+    assert_eq!(call.await.unwrap().unwrap(), 6);
+    assert_eq!(relay.engine().suspended_calls(), 0);
+    assert_eq!(tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1, "the callee was not called again");
+}

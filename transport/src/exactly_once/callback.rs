@@ -195,6 +195,9 @@ pub async fn receive_callback<S: Store + 'static, C: Clock>(
         Some(found) => {
             let logged = LogRecord::decode(&found.value).map_err(corrupt(Some(&caller), Some(step), &lkey))?;
             if logged.kind != StepKind::Invoke || logged.value.is_some() {
+                // Recorded already (by the callee's Done batch on a shared
+                // store, or a reply): wake a caller waiting for it.
+                inner.wake(&caller, step);
                 return Ok(());
             }
             Batch::new()
@@ -205,8 +208,10 @@ pub async fn receive_callback<S: Store + 'static, C: Clock>(
     };
     match inner.store.apply(batch).await.map_err(unavailable(&child, None))? {
         // Written, or someone recorded the step first: either way done.
-        Outcome::Applied { .. } | Outcome::Failed { .. } => Ok(()),
+        Outcome::Applied { .. } | Outcome::Failed { .. } => {}
     }
+    inner.wake(&caller, step);
+    Ok(())
 }
 
 /// `message` as its sender signed it: with sequence id 0.

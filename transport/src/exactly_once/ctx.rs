@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     /// Set once an operation met a divergence, so a server that turns the
     /// handler's error into a reply still parks the call's intent.
     divergence: std::sync::Mutex<Option<(u64, StepKind, StepKind)>>,
+    /// Set when a call of another service suspended the handler at a step.
+    suspension: std::sync::Mutex<Option<u64>>,
     /// Set for a leaf execution: operations read the store (and this
     /// buffer) and buffer their effects, logging nothing.
     pub(crate) leaf: Option<Arc<std::sync::Mutex<Buffer>>>,
@@ -105,6 +107,13 @@ impl Shared {
         let mut seen = self.divergence.lock().unwrap_or_else(|p| p.into_inner());
         seen.get_or_insert((step, issued, logged));
         EngineError::Divergence { call: self.call_id().clone(), step, issued, logged }
+    }
+
+    /// Records that the handler suspends at `step` (its call of another
+    /// service got no reply in time).
+    pub(crate) fn suspended(&self, step: u64) -> EngineError {
+        *self.suspension.lock().unwrap_or_else(|p| p.into_inner()) = Some(step);
+        EngineError::Suspended { call: self.call_id().clone(), step }
     }
 
     /// Marks a leaf execution as needing step mode (it issued an operation
@@ -163,6 +172,8 @@ pub(crate) trait Backend: Send + Sync {
     fn now_ms(&self) -> u64;
     fn redrive_after_ms(&self) -> u64;
     fn config(&self) -> &super::engine::EngineConfig;
+    fn suspend(&self, call: &CallId, step: u64);
+    fn unsuspend(&self, call: &CallId, step: u64);
     fn peer(&self, service: &str) -> Option<super::invoke::Peer>;
     fn store_id(&self) -> BoxFuture<'_, Result<Arc<str>, StoreError>>;
     fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Outcome, StoreError>>;
@@ -186,6 +197,12 @@ impl<S: Store + 'static, C: Clock> Backend for EngineInner<S, C> {
     }
     fn config(&self) -> &super::engine::EngineConfig {
         &self.config
+    }
+    fn suspend(&self, call: &CallId, step: u64) {
+        EngineInner::suspend(self, call, step);
+    }
+    fn unsuspend(&self, call: &CallId, step: u64) {
+        EngineInner::unsuspend(self, call, step);
     }
     fn peer(&self, service: &str) -> Option<super::invoke::Peer> {
         EngineInner::peer(self, service)
@@ -230,7 +247,14 @@ impl Ctx {
     }
 
     fn with_leaf(engine: Arc<dyn Backend>, meta: CallMeta, leaf: Option<Arc<std::sync::Mutex<Buffer>>>) -> Ctx {
-        let shared = Shared { engine, meta, cursor: AtomicU64::new(0), divergence: std::sync::Mutex::new(None), leaf };
+        let shared = Shared {
+            engine,
+            meta,
+            cursor: AtomicU64::new(0),
+            divergence: std::sync::Mutex::new(None),
+            suspension: std::sync::Mutex::new(None),
+            leaf,
+        };
         Ctx { shared: Arc::new(shared), step: 0 }
     }
 
@@ -301,6 +325,13 @@ impl Ctx {
             issued,
             logged,
         })
+    }
+
+    /// The suspension an operation of this execution met (its error may
+    /// since have been turned into something else by the handler).
+    pub(crate) fn suspension(&self) -> Option<EngineError> {
+        let step = (*self.shared.suspension.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(EngineError::Suspended { call: self.call_id().clone(), step })
     }
 
     /// The number the next operation's step will have.

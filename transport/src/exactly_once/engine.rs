@@ -46,6 +46,8 @@ pub struct EngineConfig {
     callback_keys: Vec<super::callback::CallbackKey>,
     callback_address: Option<String>,
     callback_timeout: Duration,
+    suspend_after: Option<Duration>,
+    resume_after: Duration,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +64,8 @@ impl Default for EngineConfig {
             callback_keys: Vec::new(),
             callback_address: None,
             callback_timeout: Duration::from_secs(2),
+            suspend_after: None,
+            resume_after: Duration::from_secs(30),
         }
     }
 }
@@ -155,6 +159,33 @@ impl EngineConfig {
     pub fn callback_timeout(mut self, timeout: Duration) -> EngineConfig {
         self.callback_timeout = timeout;
         self
+    }
+
+    /// Suspends a handler whose call of another service has no reply
+    /// after `after` (off by default; needs a
+    /// [`callback_address`](EngineConfig::callback_address)): its future is
+    /// dropped, releasing what it holds, and the call resumes by replaying
+    /// its log when the callee's callback arrives (or after
+    /// [`resume_after`](EngineConfig::resume_after), whichever is first).
+    pub fn suspend_after(mut self, after: Duration) -> EngineConfig {
+        self.suspend_after = Some(after);
+        self
+    }
+
+    /// How long a suspended call waits for its callee's callback before it
+    /// replays anyway, which resends the call under the same id (default
+    /// 30 s).
+    pub fn resume_after(mut self, after: Duration) -> EngineConfig {
+        self.resume_after = after;
+        self
+    }
+
+    pub(crate) fn suspend_after_ref(&self) -> Option<Duration> {
+        self.suspend_after.filter(|_| self.callback_address.is_some())
+    }
+
+    pub(crate) fn resume_after_ref(&self) -> Duration {
+        self.resume_after
     }
 
     pub(crate) fn callback_keys_ref(&self) -> &[super::callback::CallbackKey] {
@@ -257,6 +288,8 @@ pub(crate) struct EngineInner<S, C> {
     peers: std::sync::RwLock<std::collections::HashMap<String, super::invoke::Peer>>,
     /// The store's identity, read (or made) once.
     store_id: tokio::sync::OnceCell<Arc<str>>,
+    /// Suspended calls, by the call and step waiting for a callback.
+    suspended: dashmap::DashMap<(CallId, u64), Arc<tokio::sync::Notify>>,
 }
 
 /// The key of the store's identity: callers name their store by it in
@@ -284,6 +317,24 @@ impl<S: Store, C> EngineInner<S, C> {
             })
             .await
             .cloned()
+    }
+
+    /// Registers that `call` waits at `step` for a callback.
+    pub(crate) fn suspend(&self, call: &CallId, step: u64) -> Arc<tokio::sync::Notify> {
+        self.suspended.entry((call.clone(), step)).or_default().clone()
+    }
+
+    /// Takes the registration of a suspended call.
+    pub(crate) fn unsuspend(&self, call: &CallId, step: u64) -> Option<Arc<tokio::sync::Notify>> {
+        self.suspended.remove(&(call.clone(), step)).map(|(_, n)| n)
+    }
+
+    /// Wakes the call waiting at `step`, if it is suspended here (a permit
+    /// is kept if it is not waiting yet).
+    pub(crate) fn wake(&self, call: &CallId, step: u64) {
+        if let Some(notify) = self.suspended.get(&(call.clone(), step)) {
+            notify.notify_one();
+        }
     }
 
     pub(crate) fn peer(&self, service: &str) -> Option<super::invoke::Peer> {
@@ -397,6 +448,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             owner,
             peers: Default::default(),
             store_id: tokio::sync::OnceCell::new(),
+            suspended: dashmap::DashMap::new(),
         };
         Engine { inner: Arc::new(inner) }
     }
@@ -430,6 +482,20 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
 
     pub(crate) fn inner(&self) -> &EngineInner<S, C> {
         &self.inner
+    }
+
+    /// How many calls are suspended here, waiting for a callee's callback
+    /// ([`EngineConfig::suspend_after`]).
+    pub fn suspended_calls(&self) -> usize {
+        self.inner.suspended.len()
+    }
+
+    /// Waits until the call suspended at `step` is woken by its callback,
+    /// or [`EngineConfig::resume_after`] passed.
+    pub(crate) async fn wait_resumed(&self, call: &CallId, step: u64) {
+        let notify = self.inner.suspend(call, step);
+        let _ = tokio::time::timeout(self.inner.config.resume_after_ref(), notify.notified()).await;
+        self.inner.unsuspend(call, step);
     }
 
     /// Serves one execution of the call `meta` names (spec §2.4).
@@ -714,7 +780,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     async fn deliver_callback(&self, meta: &CallMeta, request: &Request, result: &Bytes, wrote_entry: bool) {
         let Some(callback) = meta.callback() else { return };
         let (_, Some(address)) = super::callback::parse_callback(callback) else { return };
-        if wrote_entry || meta.caller().is_none() {
+        // Delivered even when this batch wrote the caller's record (same
+        // store): the callback wakes a caller that suspended waiting for it.
+        let _ = wrote_entry;
+        if meta.caller().is_none() {
             return;
         }
         let Some(key) = self.inner.config.callback_keys.first() else {

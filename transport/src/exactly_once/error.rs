@@ -108,6 +108,17 @@ pub enum EngineError {
         /// The service the handler called.
         service: String,
     },
+    /// The handler waited on a slow callee longer than
+    /// `EngineConfig::suspend_after` and was dropped (spec, issue 8:
+    /// suspension): not a failure. The call resumes, by replaying its log,
+    /// once the callee's callback records the result at `step`.
+    #[error("call {call}: suspended at step {step}, waiting for its callee's callback")]
+    Suspended {
+        /// The call.
+        call: CallId,
+        /// The step waiting for its result.
+        step: u64,
+    },
     /// The handler panicked; nothing was recorded as the call's result.
     #[error("call {call}: handler panicked: {message}")]
     HandlerPanicked {
@@ -139,6 +150,7 @@ impl EngineError {
             | EngineError::DeadlinePassed { call, .. }
             | EngineError::HandlerFailed { call, .. }
             | EngineError::NoPeer { call, .. }
+            | EngineError::Suspended { call, .. }
             | EngineError::HandlerPanicked { call, .. } => Some(call),
             EngineError::StoreUnavailable { call, .. } | EngineError::Corrupt { call, .. } => call.as_ref(),
         }

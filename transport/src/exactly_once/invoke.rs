@@ -342,7 +342,15 @@ impl DurableLink {
         let store_id = engine.store_id().await.map_err(|e| step_error(unavailable(call, Some(step))(e)))?;
         let child = CallMeta::child(&shared.meta, step).with_callback(callback_field(&**engine, &store_id));
         let child_id = child.call_id().clone();
-        let result = match self.peer.send(method, &args, child, oneway).await? {
+        let send = self.peer.send(method, &args, child, oneway);
+        let reply = match engine.config().suspend_after_ref() {
+            Some(after) if !oneway => match tokio::time::timeout(after, send).await {
+                Ok(reply) => reply?,
+                Err(_) => return self.suspend(step, fp, method).await,
+            },
+            _ => send.await?,
+        };
+        let result = match reply {
             None => Bytes::new(),
             // An undeclared failure is not a result: not recorded; the
             // handler's call fails and is retried under the same ids.
@@ -356,6 +364,31 @@ impl DurableLink {
         };
         let result = record_invoke(shared, step, fp, pending, &child_id, result).await?;
         Ok((!oneway).then(|| Reply::recorded(method, result)))
+    }
+}
+
+impl DurableLink {
+    /// The callee is slow: registers the call as suspended at `step` and
+    /// drops the handler (its error), unless the result landed meanwhile.
+    async fn suspend(&self, step: u64, fp: Fingerprint, method: &str) -> Result<Option<Reply>, TransportError> {
+        let shared = &self.shared;
+        let call = shared.call_id();
+        // Registered before the check: a callback from now on wakes it.
+        shared.engine.suspend(call, step);
+        let lkey = log_key(call, step);
+        let found = shared
+            .engine
+            .multi_get(std::slice::from_ref(&lkey))
+            .await
+            .map_err(|e| step_error(unavailable(call, Some(step))(e)))?;
+        if let Some(found) = found.into_iter().next().flatten()
+            && let Some(result) = adopt(shared, step, fp, &found)?
+        {
+            shared.engine.unsuspend(call, step);
+            return Ok(Some(Reply::recorded(method, result)));
+        }
+        tracing::debug!(%call, step, "suspended waiting for a callee");
+        Err(step_error(shared.suspended(step)))
     }
 }
 

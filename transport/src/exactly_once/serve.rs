@@ -204,29 +204,41 @@ where
     body.put_slice(&frame[at..]);
     let request = Request::with_canonical(cx.method(), body.freeze(), &canonical);
     let mut first = Some(args);
-    let result = engine
-        .serve(&meta, &request, |mut ctx| {
-            // A call that leaves the leaf path runs again: decode again.
-            let args = first.take().map_or_else(|| decode_args::<P, A>(frame, at), Ok);
-            async move {
-                let args =
-                    args.map_err(|e| EngineError::HandlerFailed { call: ctx.call_id().clone(), source: e.into() })?;
-                let outcome = args.call(handler, &mut ctx).await;
-                let result = match outcome {
-                    Ok(v) => <A::Result as MethodResult>::success(v),
-                    Err(ServiceError::Exception(e)) => <A::Result as MethodResult>::exception(e),
-                    Err(ServiceError::Application(e)) => {
-                        // A divergence goes to the engine as such: it parks the intent.
-                        return Err(ctx.divergence().unwrap_or_else(|| EngineError::HandlerFailed {
-                            call: ctx.call_id().clone(),
-                            source: e.into(),
-                        }));
+    let result = loop {
+        let served = engine
+            .serve(&meta, &request, |mut ctx| {
+                // A call that leaves the leaf path runs again: decode again.
+                let args = first.take().map_or_else(|| decode_args::<P, A>(frame, at), Ok);
+                async move {
+                    let args =
+                        args.map_err(|e| EngineError::HandlerFailed { call: ctx.call_id().clone(), source: e.into() })?;
+                    let outcome = args.call(handler, &mut ctx).await;
+                    // A suspended handler's outcome is never a result.
+                    if let Some(suspended) = ctx.suspension() {
+                        return Err(suspended);
                     }
-                };
-                Ok(encode::<Binary, A::Result>(&result))
-            }
-        })
-        .await;
+                    let result = match outcome {
+                        Ok(v) => <A::Result as MethodResult>::success(v),
+                        Err(ServiceError::Exception(e)) => <A::Result as MethodResult>::exception(e),
+                        Err(ServiceError::Application(e)) => {
+                            // A divergence goes to the engine as such: it parks the intent.
+                            return Err(ctx.divergence().unwrap_or_else(|| EngineError::HandlerFailed {
+                                call: ctx.call_id().clone(),
+                                source: e.into(),
+                            }));
+                        }
+                    };
+                    Ok(encode::<Binary, A::Result>(&result))
+                }
+            })
+            .await;
+        match served {
+            // The handler was dropped while its callee works: resume by
+            // replaying once the callback records the result.
+            Err(EngineError::Suspended { call, step }) => engine.wait_resumed(&call, step).await,
+            other => break other,
+        }
+    };
     if oneway {
         if let Err(error) = result {
             tracing::warn!(method = cx.method(), call = %meta.call_id(), %error, "durable oneway call failed");
