@@ -69,12 +69,32 @@ impl HttpCaller {
     pub(super) async fn post(&self, message: Bytes, oneway: bool, timeout: Duration) -> Result<Bytes, TransportError> {
         let uri = self.uri.as_ref().map_err(|e| self.not_sent(e))?;
         let headers = self.headers.as_ref().map_err(|e| self.not_sent(e))?;
+        // Call metadata travels as HTTP headers (spec §2.1), not as an
+        // envelope before the message.
+        // (A value that is no valid header value, such as a key outside
+        // visible ASCII, keeps the envelope, which our servers read too.)
+        let as_headers = |meta| -> Option<Vec<(HeaderName, HeaderValue)>> {
+            crate::transport::envelope::to_headers(&meta, true)
+                .into_iter()
+                .map(|(n, v)| Some((HeaderName::try_from(n).ok()?, HeaderValue::try_from(v).ok()?)))
+                .collect()
+        };
+        let (meta, message) = match crate::transport::envelope::split(message.clone()) {
+            Ok((Some(meta), rest)) => match as_headers(meta) {
+                Some(headers) => (headers, rest),
+                None => (Vec::new(), message),
+            },
+            _ => (Vec::new(), message),
+        };
         let mut request =
             Request::post(uri.clone()).body(Full::new(message)).map_err(|e| self.not_sent(&e.to_string()))?;
         let request_headers = request.headers_mut();
         request_headers.insert(CONTENT_TYPE, HeaderValue::from_static(THRIFT_CONTENT_TYPE));
         for (name, value) in headers {
             request_headers.append(name.clone(), value.clone());
+        }
+        for (name, value) in meta {
+            request_headers.append(name, value);
         }
         let exchange = async {
             let answer = self.client.request(request).await.map_err(|e| {

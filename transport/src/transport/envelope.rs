@@ -115,6 +115,37 @@ pub(crate) fn write(meta: &CallerMeta, out: &mut BytesMut) {
     out.put_slice(&body);
 }
 
+/// `meta` as the headers a THeader frame (`mu2sls-<field>` info headers)
+/// or an HTTP request (`X-Call-Id` for a call id, `X-Mu2sls-<Field>` for
+/// the rest) carries it in (spec §2.1), for servers that read headers.
+pub(crate) fn to_headers(meta: &CallerMeta, http: bool) -> Vec<(String, String)> {
+    let name = |field: &str| if http { format!("x-mu2sls-{field}") } else { format!("mu2sls-{field}") };
+    let mut out = Vec::with_capacity(6);
+    let (origin, deadline) = match meta {
+        CallerMeta::Call(m) => {
+            let id_header = if http { "x-call-id".to_owned() } else { name("call-id") };
+            out.push((id_header, m.call_id().to_string()));
+            if let Some((caller, step)) = m.caller() {
+                out.push((name("caller-id"), caller.to_string()));
+                out.push((name("caller-step"), step.to_string()));
+            }
+            if let Some(callback) = m.callback() {
+                out.push((name("callback"), callback.to_owned()));
+            }
+            (m.origin_ms(), m.deadline_ms())
+        }
+        CallerMeta::Key { key, origin_ms, deadline_ms } => {
+            out.push((name("key"), key.clone()));
+            (*origin_ms, *deadline_ms)
+        }
+    };
+    out.push((name("origin-ms"), origin.to_string()));
+    if let Some(deadline) = deadline {
+        out.push((name("deadline-ms"), deadline.to_string()));
+    }
+    out
+}
+
 /// Splits a request into its metadata and its message. A request without
 /// an envelope is returned whole, with no metadata.
 pub(crate) fn split(frame: Bytes) -> Result<(Option<CallerMeta>, Bytes), (EnvelopeError, Bytes)> {
@@ -202,6 +233,28 @@ mod tests {
         round_trip(CallerMeta::Call(root.clone()));
         round_trip(CallerMeta::Call(CallMeta::child(&root, 3)));
         round_trip(CallerMeta::Call(CallMeta::child(&root, 4).with_callback("store:abc")));
+    }
+
+    #[test]
+    fn metadata_as_headers() {
+        let root = CallMeta::root(CallId::root("Bank", "transfer", "t"), 9).with_deadline(20);
+        let child = CallMeta::child(&root, 3).with_callback("store:abc 127.0.0.1:1");
+        let theader = to_headers(&CallerMeta::Call(child.clone()), false);
+        let get = |h: &[(String, String)], n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        assert_eq!(get(&theader, "mu2sls-call-id").as_deref(), Some("Bank.transfer:t/3"));
+        assert_eq!(get(&theader, "mu2sls-caller-id").as_deref(), Some("Bank.transfer:t"));
+        assert_eq!(get(&theader, "mu2sls-caller-step").as_deref(), Some("3"));
+        assert_eq!(get(&theader, "mu2sls-callback").as_deref(), Some("store:abc 127.0.0.1:1"));
+        assert_eq!(get(&theader, "mu2sls-origin-ms").as_deref(), Some("9"));
+        assert_eq!(get(&theader, "mu2sls-deadline-ms").as_deref(), Some("20"));
+        let http = to_headers(&CallerMeta::Call(child), true);
+        assert_eq!(get(&http, "x-call-id").as_deref(), Some("Bank.transfer:t/3"));
+        assert_eq!(get(&http, "x-mu2sls-caller-step").as_deref(), Some("3"));
+        let key = to_headers(&CallerMeta::Key { key: "k".into(), origin_ms: 1, deadline_ms: None }, true);
+        assert_eq!(
+            key,
+            [("x-mu2sls-key".to_owned(), "k".to_owned()), ("x-mu2sls-origin-ms".to_owned(), "1".to_owned())]
+        );
     }
 
     #[test]

@@ -289,6 +289,18 @@ impl MessageCodec {
     }
 }
 
+impl MessageCodec {
+    /// The sequence id of `message` (0 if its header does not read).
+    fn seq_of(&self, message: &[u8]) -> u32 {
+        match self.protocol {
+            ProtocolKind::Binary => Reader::<Binary>::from_slice(message, Limits::default()).message_begin(),
+            ProtocolKind::Compact => Reader::<Compact>::from_slice(message, Limits::default()).message_begin(),
+        }
+        .map(|h| h.seq as u32)
+        .unwrap_or(0)
+    }
+}
+
 impl Encoder<Bytes> for MessageCodec {
     type Error = FrameError;
 
@@ -306,6 +318,17 @@ impl Encoder<Bytes> for MessageCodec {
             #[cfg(feature = "http")]
             Framing::Http => buf.extend_from_slice(&message),
             Framing::Header => {
+                // Call metadata travels as info headers (spec §2.1), not
+                // as an envelope inside the frame.
+                if envelope::starts(&message)
+                    && let Ok((Some(meta), rest)) = envelope::split(message.clone())
+                {
+                    let mut headers = self.write_headers.clone();
+                    headers.extend(envelope::to_headers(&meta, false));
+                    let seq = self.seq_of(&rest);
+                    header::write(buf, self.header_flags, seq, self.protocol, &headers, &rest);
+                    return Ok(());
+                }
                 // The frame's sequence id is the message's (after the
                 // call-metadata envelope, if the message has one).
                 let at = envelope::message_start(&message);
@@ -392,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn a_theader_frame_takes_the_sequence_id_of_its_enveloped_message() {
+    fn a_theader_frame_carries_call_metadata_as_info_headers() {
         let meta = crate::exactly_once::CallerMeta::Key { key: "k".into(), origin_ms: 1, deadline_ms: None };
         let mut enveloped = BytesMut::new();
         envelope::write(&meta, &mut enveloped);
@@ -404,8 +427,11 @@ mod tests {
         let mut codec = MessageCodec::new(Framing::Header, ProtocolKind::Compact, 1 << 20);
         let mut out = BytesMut::new();
         codec.encode(enveloped.freeze(), &mut out).unwrap();
-        let (info, _) = header::parse(&out[4..]).unwrap();
+        let (info, payload_at) = header::parse(&out[4..]).unwrap();
         assert_eq!(info.seq, 77);
+        let get = |name: &str| info.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!((get("mu2sls-key"), get("mu2sls-origin-ms")), (Some("k"), Some("1")));
+        assert_eq!(out[4 + payload_at], 0x82, "the payload is the message itself, no envelope");
     }
 
     #[test]
