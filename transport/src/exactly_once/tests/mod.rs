@@ -375,3 +375,46 @@ async fn a_leaf_that_scans_runs_in_step_mode() {
     let second = engine.serve(&root("carol"), &Request::new("add", Bytes::new()), follow).await.unwrap();
     assert_eq!(second, Bytes::from("bob=1,carol=1,count=2"));
 }
+
+#[tokio::test]
+async fn external_calls_run_until_one_succeeds_with_one_key_and_replays_adopt_the_result() {
+    for leaf in [false, true] {
+        let engine = Engine::new(SERVICE, MemoryStore::new(), ManualClock::new(T0), config().leaf_fast_path(leaf));
+        let meta = CallMeta::root(CallId::root(SERVICE, "charge", "c-1"), T0);
+        let request = Request::new("charge", Bytes::from_static(b"30"));
+        let keys = Arc::new(Mutex::new(Vec::<String>::new()));
+        // The external service fails once, then answers.
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let crashed = Arc::new(AtomicUsize::new(0));
+        let handler = |mut ctx: Ctx| {
+            let (keys, attempts, crashed) = (keys.clone(), attempts.clone(), crashed.clone());
+            async move {
+                let charged = ctx
+                    .external(|key| async move {
+                        keys.lock().unwrap().push(key);
+                        match attempts.fetch_add(1, Ordering::SeqCst) {
+                            0 => Err("payment service unavailable"),
+                            _ => Ok(30i64),
+                        }
+                    })
+                    .await?;
+                let charged = charged.map_err(|e| ctx.fail(e))?;
+                // After the external call, the handler fails once more:
+                // the retry must not call the external service again.
+                if crashed.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(ctx.fail("crash after the external call"));
+                }
+                Ok(Bytes::from(charged.to_string()))
+            }
+        };
+        let first = engine.serve(&meta, &request, handler).await;
+        assert!(matches!(first, Err(EngineError::HandlerFailed { .. })), "{first:?}");
+        let second = engine.serve(&meta, &request, handler).await;
+        assert!(matches!(second, Err(EngineError::HandlerFailed { .. })), "{second:?}");
+        let third = engine.serve(&meta, &request, handler).await.unwrap();
+        assert_eq!(third, Bytes::from("30"), "leaf {leaf}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 2, "called until it succeeded, then never again (leaf {leaf})");
+        let keys = keys.lock().unwrap().clone();
+        assert_eq!(keys, vec!["Bank.charge:c-1/0".to_owned(); 2], "one key for every attempt (leaf {leaf})");
+    }
+}
