@@ -390,3 +390,25 @@ async fn a_caller_waiting_on_a_slow_callee_suspends_and_resumes_on_its_callback(
     assert_eq!(relay.engine().suspended_calls(), 0);
     assert_eq!(tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1, "the callee was not called again");
 }
+
+#[tokio::test]
+async fn fire_and_forget_to_a_service_on_another_store_is_finished_by_the_callers_collector() {
+    let (front_store, tally_store) = (MemoryStore::new(), MemoryStore::new());
+    let tally =
+        Arc::new(TallyDurableServer::new(Tally, Engine::new("Tally", tally_store.clone(), SystemClock, config())));
+    let front = Arc::new(example_exactly_once::chain::FrontDurableServer::new(
+        example_exactly_once::chain::Front,
+        Engine::new("Front", front_store.clone(), SystemClock, config()),
+    ));
+    front.engine().add_peer("Tally", Peer::local(tally.clone()));
+    Peer::local(front.clone()).client::<FrontClient>(Some("notify-2")).notify("kiwis", 4).await.unwrap();
+    assert_eq!(intents(&front_store).await, 1, "the dropped call's intent is the caller's");
+    let collector = Collector::new(front.engine().clone(), DispatchRedriver::new(front.clone()));
+    let report = collector.run_once(front.engine().now_ms() + LATER_MS).await.unwrap();
+    assert_eq!((report.redriven, report.completed), (1, 1), "{report:?}");
+    assert_eq!(Peer::local(tally).client::<TallyClient>(None).total("kiwis").await.unwrap(), 4);
+    assert_eq!(intents(&front_store).await, 0, "recording the result deleted the intent");
+    // The caller's step holds the result: a second pass has nothing to do.
+    let again = collector.run_once(front.engine().now_ms() + 2 * LATER_MS).await.unwrap();
+    assert_eq!(again.redriven, 0);
+}
