@@ -15,6 +15,7 @@ use std::time::Duration;
 use mu2sls::{Ctx, DispatchRedriver, Engine, EngineConfig, ServiceError, Store, SystemClock, TxError};
 
 pub mod chain;
+pub mod gate;
 pub mod loadgen;
 
 /// The generated modules, one per IDL file.

@@ -13,10 +13,10 @@ use example_exactly_once::chain::{
     Chain, FrontClient, FrontOrderException, Relay, RelayClient, RelayDurableServer, Tally, TallyClient,
     TallyDurableServer, forwarded_key, local_chain,
 };
+use example_exactly_once::gate::Gated;
 use mu2sls::testing::{CrashPhase, CrashStore};
 use mu2sls::{
-    CallError, CallbackKey, Collector, Dispatch, DispatchRedriver, Engine, EngineConfig, MemoryStore, Peer, Store,
-    SystemClock,
+    CallError, CallbackKey, Collector, DispatchRedriver, Engine, EngineConfig, MemoryStore, Peer, Store, SystemClock,
 };
 
 /// Far enough ahead that every intent is due and every lease expired.
@@ -205,28 +205,6 @@ fn peers_are_reached_by_their_idl_name() {
     assert_eq!((FrontClient::SERVICE, TallyClient::SERVICE), ("Front", "Tally"));
 }
 
-/// A dispatcher that counts the calls it serves.
-struct Counted<D> {
-    inner: D,
-    calls: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl<D: Dispatch> Dispatch for Counted<D> {
-    fn method_kind(&self, method: &str) -> Option<mu2sls::MethodKind> {
-        self.inner.method_kind(method)
-    }
-
-    async fn dispatch<P: mu2sls::codec::Protocol>(
-        &self,
-        cx: &mu2sls::CallContext,
-        frame: bytes::Bytes,
-        args_at: usize,
-    ) -> Option<bytes::Bytes> {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.dispatch::<P>(cx, frame, args_at).await
-    }
-}
-
 fn keyed() -> EngineConfig {
     config().callback_keys(CallbackKey::new("k1", b"thirty-two bytes of test secret!".to_vec()), None)
 }
@@ -247,11 +225,8 @@ async fn apart() -> Apart {
     let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tally_addr = tally_listener.local_addr().unwrap().to_string();
     let relay_addr = relay_listener.local_addr().unwrap().to_string();
-    let tally_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let tally = Counted {
-        inner: TallyDurableServer::new(Tally, Engine::new("Tally", tally_store, SystemClock, keyed())),
-        calls: tally_calls.clone(),
-    };
+    let tally = Gated::open(TallyDurableServer::new(Tally, Engine::new("Tally", tally_store, SystemClock, keyed())));
+    let tally_calls = tally.arrivals();
     let relay = relay_server(&relay_store, &relay_addr, &tally_addr);
     let forever = std::future::pending::<()>;
     let servers = vec![
@@ -322,31 +297,6 @@ async fn a_callback_with_a_bad_signature_is_refused_and_stores_nothing() {
     assert!(logged.is_empty(), "nothing stored: {logged:?}");
 }
 
-/// A dispatcher that holds every call until the test lets it through.
-struct Gated<D> {
-    inner: D,
-    gate: Arc<tokio::sync::Semaphore>,
-    calls: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl<D: Dispatch> Dispatch for Gated<D> {
-    fn method_kind(&self, method: &str) -> Option<mu2sls::MethodKind> {
-        self.inner.method_kind(method)
-    }
-
-    async fn dispatch<P: mu2sls::codec::Protocol>(
-        &self,
-        cx: &mu2sls::CallContext,
-        frame: bytes::Bytes,
-        args_at: usize,
-    ) -> Option<bytes::Bytes> {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        // Each permit lets one call through.
-        self.gate.acquire().await.expect("gate open").forget();
-        self.inner.dispatch::<P>(cx, frame, args_at).await
-    }
-}
-
 /// Polls `done` until it holds (bounded: the state comes from a timer).
 async fn until(what: &str, done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -362,13 +312,9 @@ async fn a_caller_waiting_on_a_slow_callee_suspends_and_resumes_on_its_callback(
     let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tally_addr = tally_listener.local_addr().unwrap().to_string();
     let relay_addr = relay_listener.local_addr().unwrap().to_string();
-    let gate = Arc::new(tokio::sync::Semaphore::new(0));
-    let tally_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let tally = Gated {
-        inner: TallyDurableServer::new(Tally, Engine::new("Tally", MemoryStore::new(), SystemClock, keyed())),
-        gate: gate.clone(),
-        calls: tally_calls.clone(),
-    };
+    let tally =
+        Gated::closed(TallyDurableServer::new(Tally, Engine::new("Tally", MemoryStore::new(), SystemClock, keyed())));
+    let (gate, tally_calls) = (tally.opener(), tally.arrivals());
     let config = keyed().callback_address(relay_addr.clone()).suspend_after(std::time::Duration::from_millis(10));
     let engine = Engine::new("Relay", MemoryStore::new(), SystemClock, config);
     engine.add_peer("Tally", Peer::remote(mu2sls::Channel::new(tally_addr)));

@@ -12,11 +12,12 @@
 
 use std::alloc::System;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use example_exactly_once::chain::{Relay, RelayClient, RelayDurableServer, Tally, TallyDurableServer};
-use mu2sls::{CallbackKey, Dispatch, Engine, EngineConfig, MemoryStore, Peer, SystemClock};
+use example_exactly_once::gate::Gated;
+use mu2sls::{CallbackKey, Engine, EngineConfig, MemoryStore, Peer, SystemClock};
 
 /// The system allocator, counting the bytes allocated and not yet freed.
 #[global_allocator]
@@ -24,31 +25,6 @@ static ALLOCATOR: cap::Cap<System> = cap::Cap::new(System, usize::MAX);
 
 fn live() -> usize {
     ALLOCATOR.allocated()
-}
-
-/// Tally, holding every call until released.
-struct Held<D> {
-    inner: D,
-    gate: Arc<tokio::sync::Semaphore>,
-    arrived: Arc<AtomicUsize>,
-}
-
-impl<D: Dispatch> Dispatch for Held<D> {
-    fn method_kind(&self, method: &str) -> Option<mu2sls::MethodKind> {
-        self.inner.method_kind(method)
-    }
-
-    async fn dispatch<P: mu2sls::codec::Protocol>(
-        &self,
-        cx: &mu2sls::CallContext,
-        frame: bytes::Bytes,
-        args_at: usize,
-    ) -> Option<bytes::Bytes> {
-        self.arrived.fetch_add(1, Ordering::SeqCst);
-        // Each permit lets one call through.
-        self.gate.acquire().await.expect("gate").forget();
-        self.inner.dispatch::<P>(cx, frame, args_at).await
-    }
 }
 
 struct Row {
@@ -62,13 +38,12 @@ async fn run(n: usize, suspend: bool) -> Row {
     let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let tally_addr = tally_listener.local_addr().expect("addr").to_string();
     let relay_addr = relay_listener.local_addr().expect("addr").to_string();
-    let (gate, arrived) = (Arc::new(tokio::sync::Semaphore::new(0)), Arc::new(AtomicUsize::new(0)));
     let keyed = EngineConfig::default().callback_keys(key, None);
-    let tally = Held {
-        inner: TallyDurableServer::new(Tally, Engine::new("Tally", MemoryStore::new(), SystemClock, keyed.clone())),
-        gate: gate.clone(),
-        arrived: arrived.clone(),
-    };
+    let tally = Gated::closed(TallyDurableServer::new(
+        Tally,
+        Engine::new("Tally", MemoryStore::new(), SystemClock, keyed.clone()),
+    ));
+    let (gate, arrived) = (tally.opener(), tally.arrivals());
     let mut config = keyed.callback_address(relay_addr);
     if suspend {
         config = config.suspend_after(Duration::from_millis(50));
