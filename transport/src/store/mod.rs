@@ -10,6 +10,8 @@
 mod error;
 mod key;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sled")]
 mod sled;
 
@@ -24,6 +26,11 @@ use bytes::Bytes;
 pub use self::error::{Corruption, StoreBackend, StoreError, StoreOperation};
 pub use self::key::{Key, KeyDecodeError, KeyPart};
 pub use self::memory::MemoryStore;
+/// Fresh-schema fixtures for tests of code above the store.
+#[cfg(all(test, feature = "postgres"))]
+pub(crate) use self::postgres::testing as postgres_testing;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PostgresError, PostgresOptions, PostgresStore};
 #[cfg(feature = "sled")]
 pub use self::sled::{Durability, SledOptions, SledStore};
 
