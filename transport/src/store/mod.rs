@@ -44,11 +44,15 @@ pub use self::sled::{Durability, SledOptions, SledStore};
 ///   [`scan_prefix`](Store::scan_prefix) page observe whole batches only.
 /// - Every applied batch takes the next version of one store-wide commit
 ///   sequence: versions strictly increase in commit order and are never
-///   reused, also across restarts of a durable store.
+///   reused, also across restarts of a durable store. (`PostgresStore`
+///   orders them by commit among batches that share a key, and above every
+///   version already answered; concurrent batches on disjoint keys may
+///   commit out of version order, which no condition can observe.)
 /// - A condition that does not hold is an [`Outcome::Failed`], not an error.
 /// - A backend reports a result only once the state it observed is as durable
 ///   as the backend promises (process lifetime for [`MemoryStore`], flushed to
-///   disk for `SledStore`).
+///   disk for `SledStore`, committed with `synchronous_commit = on` for
+///   `PostgresStore`).
 ///
 /// Futures are `Send`, so code generic over `S: Store` can spawn them.
 ///
