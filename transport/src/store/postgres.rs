@@ -30,7 +30,9 @@
 //!    keys it puts, each key's last operation winning. A batch that puts
 //!    nothing also updates `meta.empty_commit`, so that its transaction writes
 //!    WAL and its commit waits for the flush (below).
-//! 4. `COMMIT`, with `synchronous_commit = on` set for every session: the
+//! 4. `COMMIT`, pipelined behind the write (a failed write aborts the
+//!    transaction and the server turns the `COMMIT` into a rollback), with
+//!    `synchronous_commit = on` set for every session: the
 //!    commit returns once its WAL record is flushed, and Postgres makes a
 //!    transaction visible only after that, so whatever a batch or read
 //!    observed is durable.
@@ -67,7 +69,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{IsolationLevel, NoTls, Row};
+use tokio_postgres::{NoTls, Row};
 use tracing::Instrument;
 
 use super::{
@@ -388,7 +390,10 @@ impl PostgresStore {
         let mut session = config.get_options().map(str::to_owned).unwrap_or_default();
         session.push_str(" -c synchronous_commit=on -c default_transaction_isolation=read\\ committed");
         config.options(session.trim_start());
-        config.application_name("mu2sls");
+        // Names the schema, so an operator (or a test) can tell stores apart.
+        let mut application = format!("mu2sls {schema}");
+        application.truncate(63);
+        config.application_name(&application);
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size)
@@ -569,24 +574,29 @@ impl PostgresStore {
         Ok((key, versioned))
     }
 
-    /// One attempt at a batch, in its own transaction.
+    /// One attempt at a batch, in its own transaction, in two round trips:
+    /// `BEGIN`, the locks and the condition read go out together, then the
+    /// write and `COMMIT`.
     async fn apply_once(&self, plan: &Plan) -> Result<Outcome, Failure> {
         let fail = |error| self.before_commit(StoreOperation::CheckConditions, None, error);
-        let mut client = self.connection().await?;
+        let client = self.connection().await?;
         let lock = client.prepare_cached(&self.inner.sql.lock).await.map_err(fail)?;
         let read = client.prepare_cached(&self.inner.sql.multi_get).await.map_err(fail)?;
         let write_sql = if plan.puts.is_empty() { &self.inner.sql.write_empty } else { &self.inner.sql.write };
         let write = client.prepare_cached(write_sql).await.map_err(fail)?;
-        let tx =
-            client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await.map_err(fail)?;
+        let tx = OpenTransaction(Some(client));
+        let c = tx.client();
 
-        // The lock and the read go out together; the server runs them in
-        // order, and the read's snapshot is taken once the locks are held.
+        // The server runs pipelined statements in order, and the read's
+        // snapshot is taken once the locks are held.
         let condition_keys: Vec<&[u8]> = plan.conditions.iter().map(|c| c.key().as_bytes()).collect();
-        let (_, rows) =
-            futures_util::future::try_join(tx.query_one(&lock, &[&plan.locks]), tx.query(&read, &[&condition_keys]))
-                .await
-                .map_err(fail)?;
+        let (_, _, rows) = futures_util::future::try_join3(
+            c.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"),
+            c.query_one(&lock, &[&plan.locks]),
+            c.query(&read, &[&condition_keys]),
+        )
+        .await
+        .map_err(fail)?;
         let mut current = BTreeMap::new();
         for row in &rows {
             let (key, versioned) = self.decode_entry(StoreOperation::CheckConditions, row).map_err(Failure::Fatal)?;
@@ -596,9 +606,11 @@ impl PostgresStore {
             let now = current.get(condition.key());
             if !condition.holds(now) {
                 let outcome = Outcome::Failed { condition: index, current: now.cloned() };
-                // Nothing was written; a lost rollback loses nothing.
-                if let Err(error) = tx.rollback().await {
-                    tracing::debug!(%error, "postgres store: rollback after a failed condition");
+                // Nothing was written: a lost rollback loses nothing (the
+                // connection is then closed instead of reused).
+                match c.batch_execute("ROLLBACK").await {
+                    Ok(()) => tx.finish(),
+                    Err(error) => tracing::debug!(%error, "postgres store: rollback after a failed condition"),
                 }
                 return Ok(outcome);
             }
@@ -607,27 +619,71 @@ impl PostgresStore {
         let deletes: Vec<&[u8]> = plan.deletes.iter().map(Vec::as_slice).collect();
         let put_keys: Vec<&[u8]> = plan.puts.iter().map(|(key, _)| key.as_slice()).collect();
         let put_values: Vec<&[u8]> = plan.puts.iter().map(|(_, value)| value.as_ref()).collect();
-        let row = tx
-            .query_one(&write, &[&deletes, &put_keys, &put_values])
-            .await
-            .map_err(|error| self.before_commit(StoreOperation::Write, None, error))?;
-        let version: i64 = row.try_get(0).map_err(|error| self.before_commit(StoreOperation::Write, None, error))?;
-        let version = match u64::try_from(version) {
-            Ok(version) if version > 0 => Version::new(version),
-            _ => {
-                return Err(Failure::Fatal(StoreError::VersionsExhausted {
-                    backend: StoreBackend::Postgres,
-                    last: Version::new(0),
-                }));
+        // `COMMIT` follows the write without waiting for it: if the write
+        // fails, the transaction is aborted and the server turns the
+        // `COMMIT` into a rollback.
+        let (written, committed) = futures_util::future::join(
+            c.query_one(&write, &[&deletes, &put_keys, &put_values]),
+            c.batch_execute("COMMIT"),
+        )
+        .await;
+        let row = match written {
+            Ok(row) => row,
+            // The server rejected the write, so nothing committed.
+            Err(error) if error.code().is_some() => {
+                return Err(self.before_commit(StoreOperation::Write, None, error));
             }
+            // The connection failed with the COMMIT already sent: the batch
+            // may or may not have committed.
+            Err(error) => return Err(Failure::Fatal(self.client_error(StoreOperation::Commit, None, error))),
         };
-        match tx.commit().await {
-            Ok(()) => Ok(Outcome::Applied { version }),
+        match committed {
+            Ok(()) => {}
             // A serialization failure at commit rolled the transaction back.
-            Err(error) if is_conflict(&error) => Err(Failure::Conflict(error)),
+            Err(error) if is_conflict(&error) => return Err(Failure::Conflict(error)),
             // Anything else during COMMIT: the batch may or may not have
             // committed, so it is not retried here.
-            Err(error) => Err(Failure::Fatal(self.client_error(StoreOperation::Commit, None, error))),
+            Err(error) => return Err(Failure::Fatal(self.client_error(StoreOperation::Commit, None, error))),
+        }
+        tx.finish();
+        let version: i64 =
+            row.try_get(0).map_err(|error| Failure::Fatal(self.client_error(StoreOperation::Write, None, error)))?;
+        match u64::try_from(version) {
+            Ok(version) if version > 0 => Ok(Outcome::Applied { version: Version::new(version) }),
+            // The sequence has MINVALUE 1, so this means the schema was
+            // tampered with; the batch did commit.
+            _ => Err(Failure::Fatal(StoreError::Corrupt {
+                backend: StoreBackend::Postgres,
+                raw_key: Bytes::new(),
+                problem: if version == 0 { Corruption::ZeroVersion } else { Corruption::NegativeVersion { version } },
+            })),
+        }
+    }
+}
+
+/// A pooled connection inside a transaction. Dropped before `finish` (an
+/// error, or the caller's future dropped mid-way), it closes the connection
+/// instead of handing a connection in an unknown transaction state back to
+/// the pool.
+struct OpenTransaction(Option<deadpool_postgres::Object>);
+
+impl OpenTransaction {
+    fn client(&self) -> &deadpool_postgres::ClientWrapper {
+        // Present until `finish` or drop, which both consume `self`.
+        self.0.as_deref().unwrap_or_else(|| unreachable!("an open transaction has its connection"))
+    }
+
+    /// The transaction ended (committed or rolled back): the connection may
+    /// be reused.
+    fn finish(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
         }
     }
 }

@@ -152,3 +152,75 @@ async fn a_closed_store_refuses_requests() {
     let error = store.get(&key).await.expect_err("closed");
     assert!(matches!(error, StoreError::Closed { backend: StoreBackend::Postgres }), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_apply_leaves_no_transaction_behind() {
+    let (schema, store) = fixture().await;
+    let key = Key::from(("state", "contended"));
+    let v1 = store.apply(Batch::new().put(key.clone(), "one")).await.expect("apply");
+    // Another session holds the key's lock, as a batch in flight would.
+    let (holder, connection) = tokio_postgres::connect(&test_url(), tokio_postgres::NoTls).await.expect("connect");
+    let connection = tokio::spawn(connection);
+    holder.batch_execute("BEGIN").await.expect("begin");
+    holder
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&super::lock_id(schema.name(), key.as_bytes())])
+        .await
+        .expect("lock");
+    // The batch waits for the lock inside its transaction; dropping its
+    // future there must not hand that transaction back to the pool.
+    let blocked = store.apply(Batch::new().put(key.clone(), "dropped"));
+    assert!(tokio::time::timeout(Duration::from_millis(200), blocked).await.is_err(), "the lock must block the batch");
+    holder.batch_execute("COMMIT").await.expect("commit");
+    drop(holder);
+    connection.await.expect("connection task").expect("connection");
+    // Every pooled connection is usable and outside any transaction: a
+    // reused one still inside the dropped batch's transaction would see its
+    // writes uncommitted and hold its locks.
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let own = Key::from(("state", "own", i as u64));
+                store.apply(Batch::new().absent(own.clone()).put(own.clone(), "x")).await.expect("apply").is_applied()
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert!(handle.await.expect("task"));
+    }
+    let crate::Outcome::Applied { version } = v1 else { panic!("first write failed: {v1:?}") };
+    assert_eq!(store.get(&key).await.expect("get").map(|v| (v.version, v.value)), Some((version, "one".into())));
+    // A connection left in the dropped transaction would still hold the
+    // key's lock, and this batch would wait for it forever.
+    let next = store.apply(Batch::new().version_is(key.clone(), version).put(key.clone(), "two"));
+    let next = tokio::time::timeout(Duration::from_secs(10), next).await.expect("the key's lock was released");
+    let next = next.expect("apply");
+    assert!(next.is_applied(), "{next:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_connections_are_replaced() {
+    let (schema, store) = fixture().await;
+    let key = Key::from(("state", "k"));
+    // Fill the pool with several connections.
+    let writes: Vec<_> = (0..4u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.apply(Batch::new().put(Key::from(("state", i)), "x")).await })
+        })
+        .collect();
+    for write in writes {
+        write.await.expect("task").expect("apply");
+    }
+    // What a server restart does to them: every backend of this store ends.
+    sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mu2sls {}'",
+        schema.name()
+    ))
+    .await;
+    // Reads and batches retry on fresh connections.
+    assert!(store.apply(Batch::new().absent(key.clone()).put(key.clone(), "v")).await.expect("apply").is_applied());
+    assert_eq!(store.get(&key).await.expect("get").map(|v| v.value), Some("v".into()));
+    let both = store.multi_get(&[key.clone(), Key::from(("state", 0u64))]).await.expect("multi_get");
+    assert_eq!(both.into_iter().map(|v| v.map(|v| v.value)).collect::<Vec<_>>(), [Some("v".into()), Some("x".into())]);
+}
