@@ -1,5 +1,5 @@
 //! Chaos on PostgreSQL: two `bank-server` processes share one schema (on
-//! different ports) while keyed counter increments and transfers run
+//! different ports; one logs every step, the other runs leaves) while keyed counter increments and transfers run
 //! against both. A seeded schedule kills random servers with SIGKILL at
 //! random points of the load (counted in answered calls) and restarts them
 //! on the same schema, and restarts PostgreSQL itself once. Every call is
@@ -108,6 +108,8 @@ fn restart_postgres() {
 /// One server process: killed and restarted on the same schema and ports.
 struct Server {
     ports: (u16, u16),
+    /// Step mode (every step logged) instead of the leaf fast path.
+    steps: bool,
     current: Mutex<Option<Running>>,
     counter: Channel,
     bank: Channel,
@@ -135,13 +137,21 @@ impl Chaos {
                  `pg_ctlcluster --skip-systemctl-redirect 15 main start` (CI's .ci/run does)"
             );
         }
-        let server = |ports: (u16, u16)| {
-            let running = start(&url, &["--schema", &schema], ports.0, ports.1, false);
+        let server = |ports: (u16, u16), steps: bool| {
+            let running = start(&url, &["--schema", &schema], ports.0, ports.1, steps);
             let channel =
                 |port: u16| Channel::builder(format!("127.0.0.1:{port}")).timeout(Duration::from_secs(30)).build();
-            Server { ports, current: Mutex::new(Some(running)), counter: channel(ports.0), bank: channel(ports.1) }
+            Server {
+                ports,
+                steps,
+                current: Mutex::new(Some(running)),
+                counter: channel(ports.0),
+                bank: channel(ports.1),
+            }
         };
-        let servers = [server((free_port(), free_port())), server((free_port(), free_port()))];
+        // One server logs every step, the other runs leaves: both modes meet
+        // on the same calls.
+        let servers = [server((free_port(), free_port()), true), server((free_port(), free_port()), false)];
         Arc::new(Chaos {
             url,
             schema,
@@ -159,7 +169,7 @@ impl Chaos {
         let old = server.current.lock().unwrap().take().expect("running");
         let pid = old.pid();
         old.kill9();
-        let running = start(&self.url, &["--schema", &self.schema], server.ports.0, server.ports.1, false);
+        let running = start(&self.url, &["--schema", &self.schema], server.ports.0, server.ports.1, server.steps);
         *server.current.lock().unwrap() = Some(running);
         self.generation.send_modify(|g| *g += 1);
         pid
@@ -356,7 +366,7 @@ async fn run(chaos: Arc<Chaos>) {
     let application = chaos.application_errors.load(Ordering::SeqCst);
     assert!(cut > 0, "the kills must have cut calls off");
     println!(
-        "chaos on postgres: {INCREMENTS} increments + {TRANSFERS} transfers over 2 servers, kill -9 x{} at {:?} \
+        "chaos on postgres: {INCREMENTS} increments + {TRANSFERS} transfers over 2 servers (steps, leaf), kill -9 x{} at {:?} \
          (answered, server, pid), PostgreSQL restarted x{pg_restarts}; {cut} attempts cut off, {application} \
          server-side errors retried; every effect applied once, money conserved",
         kills.len(),
