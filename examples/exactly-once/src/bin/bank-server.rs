@@ -86,6 +86,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if let Some(schema) = &args.schema {
+        eprintln!("{USAGE} (--schema {schema} applies to PostgreSQL stores only)");
+        return ExitCode::from(2);
+    }
     let store = match SledStore::open(&args.store, SledOptions::default()).await {
         Ok(s) => s,
         Err(e) => {
