@@ -141,6 +141,10 @@ async fn bad_options_and_unreachable_servers_are_errors() {
     assert_eq!(operation, StoreOperation::Migrate);
     assert!(source.is_connection(), "{source}");
     assert_eq!(error.to_string(), "postgres store (schema mu2sls): schema migration failed");
+    // What a test on an unreachable server says: the address and the cure.
+    let message = super::testing::unreachable_message("postgres://postgres@127.0.0.1:1/test", &error);
+    assert!(message.starts_with("PostgreSQL at postgres://postgres@127.0.0.1:1/test"), "{message}");
+    assert!(message.contains("pg_ctlcluster --skip-systemctl-redirect 15 main start"), "{message}");
 }
 
 #[tokio::test]
