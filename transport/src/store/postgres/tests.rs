@@ -228,3 +228,44 @@ async fn terminated_connections_are_replaced() {
     let both = store.multi_get(&[key.clone(), Key::from(("state", 0u64))]).await.expect("multi_get");
     assert_eq!(both.into_iter().map(|v| v.map(|v| v.value)).collect::<Vec<_>>(), [Some("v".into()), Some("x".into())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlocks_are_retried_inside_apply() {
+    let (schema, store) = fixture().await;
+    let (a, b) = (Key::from(("state", "a")), Key::from(("state", "b")));
+    let ids = [super::lock_id(schema.name(), a.as_bytes()), super::lock_id(schema.name(), b.as_bytes())];
+    let (low, high) = (ids[0].min(ids[1]), ids[0].max(ids[1]));
+    // Another session takes the locks in the other order than a batch does:
+    // the higher one first.
+    let (other, connection) = tokio_postgres::connect(&test_url(), tokio_postgres::NoTls).await.expect("connect");
+    let connection = tokio::spawn(connection);
+    other.batch_execute("BEGIN").await.expect("begin");
+    other.execute("SELECT pg_advisory_xact_lock($1)", &[&high]).await.expect("lock the higher key");
+    let batch = {
+        let (store, a, b) = (store.clone(), a.clone(), b.clone());
+        tokio::spawn(async move { store.apply(Batch::new().put(a, "A").put(b, "B")).await })
+    };
+    // Wait (polling the server) until the batch holds the lower lock and
+    // waits for the higher one.
+    let waiting = format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s USING (pid) \
+         WHERE l.locktype = 'advisory' AND NOT l.granted AND s.application_name = 'mu2sls {}'",
+        schema.name()
+    );
+    let mut polls = 0;
+    while other.query_one(&waiting, &[]).await.expect("poll pg_locks").get::<_, i64>(0) == 0 {
+        polls += 1;
+        assert!(polls < 500, "the batch never waited for the lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Now the cycle: the batch's transaction waited first, so its deadlock
+    // check runs first and aborts it; the store must retry it.
+    other.execute("SELECT pg_advisory_xact_lock($1)", &[&low]).await.expect("the batch is the deadlock victim");
+    other.batch_execute("COMMIT").await.expect("commit");
+    drop(other);
+    connection.await.expect("connection task").expect("connection");
+    let outcome = batch.await.expect("task").expect("a deadlock is retried, not returned");
+    let crate::Outcome::Applied { version } = outcome else { panic!("unconditional batch failed: {outcome:?}") };
+    let read = store.multi_get(&[a, b]).await.expect("multi_get");
+    assert_eq!(read.iter().map(|v| v.as_ref().map(|v| v.version)).collect::<Vec<_>>(), [Some(version); 2]);
+}
