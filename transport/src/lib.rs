@@ -13,7 +13,8 @@
 //! - the exactly-once engine for one service ([`Engine`], [`Ctx`],
 //!   [`Collector`]) over the [`Store`] trait, with [`MemoryStore`] and
 //!   (feature `sled`, on by default) the durable, group-committing
-//!   `SledStore`;
+//!   `SledStore`, and (feature `postgres`) `PostgresStore` for services on
+//!   several processes or machines sharing one PostgreSQL database;
 //! - interoperation with Apache's `thrift` crate (feature `apache-compat`).
 //!
 //! A generated service is served with [`Server::serve`] and called with its
@@ -54,4 +55,6 @@ pub use store::{
 };
 #[cfg(feature = "sled")]
 pub use store::{Durability, SledOptions, SledStore};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresError, PostgresOptions, PostgresStore};
 pub use transport::{EnvelopeError, FrameError, Framing, HeaderError, MessageCodec, ProtocolKind};

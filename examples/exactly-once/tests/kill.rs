@@ -11,50 +11,15 @@
 
 #![allow(clippy::print_stdout)] // the tests report what they covered
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use example_exactly_once::{BankClient, CounterClient};
 use mu2sls::{CallError, Channel};
-
-struct Running {
-    child: Child,
-}
-
-/// A free port on 127.0.0.1 (bound, read, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-fn start(store: &std::path::Path, counter: u16, bank: u16, steps: bool) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bank-server"))
-        .arg("--store")
-        .arg(store)
-        .args(steps.then_some("--steps"))
-        .args(["--counter-port", &counter.to_string(), "--bank-port", &bank.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start bank-server");
-    // The server prints both addresses once it listens.
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for name in ["counter", "bank"] {
-        let line = lines.next().expect("bank-server exited before listening").expect("read stdout");
-        assert!(line.starts_with(name), "unexpected line {line:?}");
-    }
-    Running { child }
-}
-
-impl Running {
-    fn kill9(mut self) {
-        // Child::kill sends SIGKILL on Unix.
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-}
+use support::{ACCOUNTS, FUNDING, Running, free_port, start, transfer};
 
 /// The server of one test: killed and restarted on the same store and
 /// ports, with the channels clients share (they reconnect by themselves).
@@ -76,7 +41,7 @@ impl Cluster {
     fn new(steps: bool) -> Arc<Cluster> {
         let store = tempfile::tempdir().expect("tempdir");
         let ports = (free_port(), free_port());
-        let running = start(store.path(), ports.0, ports.1, steps);
+        let running = start(store.path(), &[], ports.0, ports.1, steps);
         let channel = |port: u16| {
             Channel::builder(format!("127.0.0.1:{port}")).timeout(std::time::Duration::from_secs(20)).build()
         };
@@ -96,7 +61,7 @@ impl Cluster {
     fn crash_and_restart(&self) {
         let old = self.current.lock().unwrap().take().expect("running");
         old.kill9();
-        *self.current.lock().unwrap() = Some(start(self.store.path(), self.ports.0, self.ports.1, self.steps));
+        *self.current.lock().unwrap() = Some(start(self.store.path(), &[], self.ports.0, self.ports.1, self.steps));
         self.generation.send_modify(|g| *g += 1);
     }
 
@@ -208,18 +173,7 @@ async fn counter_increments(steps: bool) {
     );
 }
 
-const ACCOUNTS: [&str; 4] = ["a", "b", "c", "d"];
 const TRANSFERS: usize = 160;
-const FUNDING: i64 = 1_000_000;
-
-/// The `i`th transfer: a fixed pseudo-random pair and amount, so the
-/// expected balances are known whatever order the transfers run in.
-fn transfer(i: usize) -> (&'static str, &'static str, i64) {
-    let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
-    let from = (x % 4) as usize;
-    let to = (from + 1 + ((x >> 8) % 3) as usize) % 4;
-    (ACCOUNTS[from], ACCOUNTS[to], 1 + ((x >> 16) % 97) as i64)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_transfers_survive_kill_9_exactly_once_leaf() {

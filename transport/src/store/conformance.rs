@@ -471,7 +471,7 @@ pub(crate) async fn reads_see_whole_batches<S: Store + Clone + 'static>(store: &
 /// commit sequence survive a crash and a reopen.
 pub(crate) mod durable {
     // Without the `sled` feature no durable backend is compiled to run these.
-    #![cfg_attr(not(feature = "sled"), allow(dead_code, unused_imports, unused_macros))]
+    #![cfg_attr(not(any(feature = "sled", feature = "postgres")), allow(dead_code, unused_imports, unused_macros))]
 
     use std::collections::BTreeSet;
     use std::future::Future;

@@ -3,12 +3,12 @@
 use std::fmt;
 #[cfg(feature = "sled")]
 use std::path::PathBuf;
-#[cfg(feature = "sled")]
+#[cfg(any(feature = "sled", feature = "postgres"))]
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-#[cfg(feature = "sled")]
+#[cfg(any(feature = "sled", feature = "postgres"))]
 use super::Key;
 use super::Version;
 use super::key::{KeyDecodeError, RawKey};
@@ -45,6 +45,30 @@ pub enum StoreError {
         /// The backend's error, shared by every batch of a failed group.
         #[source]
         source: Arc<sled::Error>,
+    },
+    /// The PostgreSQL backend reported an error, or could not be reached.
+    #[cfg(feature = "postgres")]
+    #[error("postgres store (schema {schema}): {operation} failed{}", at_key(key.as_ref()))]
+    Postgres {
+        /// The schema the store keeps its tables in.
+        schema: String,
+        /// The store operation that failed.
+        operation: StoreOperation,
+        /// The key being read, if the operation reads one key.
+        key: Option<Key>,
+        /// The client's or the server's error.
+        #[source]
+        source: Arc<super::postgres::PostgresError>,
+    },
+    /// The store's schema was written by a newer version of this crate.
+    #[error("{backend} store: schema version {found} is newer than the {supported} this build knows; upgrade mu2sls")]
+    UnsupportedSchema {
+        /// The backend.
+        backend: StoreBackend,
+        /// The version recorded in the store.
+        found: i64,
+        /// The newest version this build reads and writes.
+        supported: i64,
     },
     /// The store holds a record that does not decode.
     #[error("{backend} store: corrupt record at key {}: {problem}", RawKey(raw_key))]
@@ -95,6 +119,13 @@ pub enum Corruption {
     /// The record carries version 0, which no commit is ever given.
     #[error("record carries version 0")]
     ZeroVersion,
+    /// The record carries a negative version (PostgreSQL stores versions as
+    /// signed 64-bit integers).
+    #[error("record carries negative version {version}")]
+    NegativeVersion {
+        /// The stored version.
+        version: i64,
+    },
     /// The persisted commit high-water mark is not an 8-byte integer.
     #[error("commit high-water mark of {len} bytes, expected 8")]
     HighWaterMark {
@@ -111,6 +142,8 @@ pub enum StoreBackend {
     Memory,
     /// `SledStore`.
     Sled,
+    /// `PostgresStore`.
+    Postgres,
 }
 
 impl StoreBackend {
@@ -119,6 +152,7 @@ impl StoreBackend {
         match self {
             StoreBackend::Memory => "memory",
             StoreBackend::Sled => "sled",
+            StoreBackend::Postgres => "postgres",
         }
     }
 }
@@ -147,6 +181,12 @@ pub enum StoreOperation {
     Flush,
     /// Reading the commit high-water mark when opening.
     Recover,
+    /// Connecting to the server, or taking a connection from the pool.
+    Connect,
+    /// Creating or checking the store's schema when opening.
+    Migrate,
+    /// Committing a batch's transaction.
+    Commit,
 }
 
 impl fmt::Display for StoreOperation {
@@ -159,11 +199,14 @@ impl fmt::Display for StoreOperation {
             StoreOperation::Write => "write",
             StoreOperation::Flush => "flush",
             StoreOperation::Recover => "recovery",
+            StoreOperation::Connect => "connect",
+            StoreOperation::Migrate => "schema migration",
+            StoreOperation::Commit => "commit",
         })
     }
 }
 
-#[cfg(feature = "sled")]
+#[cfg(any(feature = "sled", feature = "postgres"))]
 fn at_key(key: Option<&Key>) -> String {
     key.map(|key| format!(" at key {key}")).unwrap_or_default()
 }

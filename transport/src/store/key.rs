@@ -151,7 +151,7 @@ impl Key {
 
     /// The exclusive upper bound of the byte range holding every key under
     /// this prefix: the encoding followed by `0xFF`.
-    #[cfg(any(feature = "sled", test))]
+    #[cfg(any(feature = "sled", feature = "postgres", test))]
     pub(crate) fn prefix_end(&self) -> Vec<u8> {
         let mut end = Vec::with_capacity(self.encoded.len() + 1);
         end.extend_from_slice(&self.encoded);

@@ -10,6 +10,8 @@
 mod error;
 mod key;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sled")]
 mod sled;
 
@@ -24,6 +26,11 @@ use bytes::Bytes;
 pub use self::error::{Corruption, StoreBackend, StoreError, StoreOperation};
 pub use self::key::{Key, KeyDecodeError, KeyPart};
 pub use self::memory::MemoryStore;
+/// Fresh-schema fixtures for tests of code above the store.
+#[cfg(all(test, feature = "postgres"))]
+pub(crate) use self::postgres::testing as postgres_testing;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PostgresError, PostgresOptions, PostgresStore};
 #[cfg(feature = "sled")]
 pub use self::sled::{Durability, SledOptions, SledStore};
 
@@ -37,11 +44,15 @@ pub use self::sled::{Durability, SledOptions, SledStore};
 ///   [`scan_prefix`](Store::scan_prefix) page observe whole batches only.
 /// - Every applied batch takes the next version of one store-wide commit
 ///   sequence: versions strictly increase in commit order and are never
-///   reused, also across restarts of a durable store.
+///   reused, also across restarts of a durable store. (`PostgresStore`
+///   orders them by commit among batches that share a key, and above every
+///   version already answered; concurrent batches on disjoint keys may
+///   commit out of version order, which no condition can observe.)
 /// - A condition that does not hold is an [`Outcome::Failed`], not an error.
 /// - A backend reports a result only once the state it observed is as durable
 ///   as the backend promises (process lifetime for [`MemoryStore`], flushed to
-///   disk for `SledStore`).
+///   disk for `SledStore`, committed with `synchronous_commit = on` for
+///   `PostgresStore`).
 ///
 /// Futures are `Send`, so code generic over `S: Store` can spawn them.
 ///

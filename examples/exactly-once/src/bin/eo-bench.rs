@@ -4,7 +4,10 @@
 //! durable server, every call with its own idempotency key), on the memory
 //! store and on sled (durable: every acknowledged call is on disk), at
 //! concurrency 1 and 64, in one run. Two layers: over loopback RPC (what a
-//! client sees) and in process (the handler call alone).
+//! client sees) and in process (the handler call alone). With
+//! `MU2SLS_BENCH_POSTGRES=postgres://...` set, the `increment` rows also run
+//! on PostgreSQL (a fresh schema per cell, dropped afterwards; a pool of 32
+//! connections).
 //!
 //! `cargo run --release -p example-exactly-once --bin eo-bench -- [SECONDS [FILTER]]`
 //! (default 5 s per cell after 1 s of warm-up; FILTER keeps the rows whose
@@ -12,10 +15,10 @@
 //! Prints a Markdown table.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use example_exactly_once::loadgen::{Cell, drive, tempdir};
 use example_exactly_once::{Counter, CounterClient, CounterDurable, CounterDurableServer, CounterServer, Counters};
-use hdrhistogram::Histogram;
 use mu2sls::{
     Batch, CallContext, CallId, CallMeta, Channel, Engine, EngineConfig, Key, MemoryStore, NoException, Outcome,
     ProtocolKind, Request, ServiceError, SledOptions, SledStore, Store, SystemClock,
@@ -88,12 +91,6 @@ enum Mode {
 enum Layer {
     Rpc,
     InProcess,
-}
-
-struct Cell {
-    rps: f64,
-    p50_us: f64,
-    p99_us: f64,
 }
 
 /// One call of `op` by task `task` (its own counter), the `n`th of the task.
@@ -171,51 +168,6 @@ fn bytes_of(task: usize, n: u64) -> bytes::Bytes {
     bytes::Bytes::from(format!("{task}/{n}"))
 }
 
-/// Runs `concurrency` closed-loop tasks for `warmup + measure`, timing the
-/// calls started during `measure`. With several tasks, each yields after
-/// every call, so tasks whose calls never wait (the memory store) still
-/// interleave.
-async fn drive<F, Fut>(concurrency: usize, warmup: Duration, measure: Duration, call: F) -> Cell
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let call = Arc::new(call);
-    let start = Instant::now();
-    let (from, until) = (start + warmup, start + warmup + measure);
-    let mut tasks = tokio::task::JoinSet::new();
-    for task in 0..concurrency {
-        let call = call.clone();
-        tasks.spawn(async move {
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
-            let mut n = 0u64;
-            loop {
-                let started = Instant::now();
-                if started >= until {
-                    return hist;
-                }
-                call(task, n).await;
-                n += 1;
-                if started >= from {
-                    let _ = hist.record(started.elapsed().as_nanos().max(1) as u64);
-                }
-                if concurrency > 1 {
-                    tokio::task::yield_now().await;
-                }
-            }
-        });
-    }
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
-    while let Some(h) = tasks.join_next().await {
-        all.add(h.expect("task")).expect("merge");
-    }
-    Cell {
-        rps: all.len() as f64 / measure.as_secs_f64(),
-        p50_us: all.value_at_quantile(0.5) as f64 / 1000.0,
-        p99_us: all.value_at_quantile(0.99) as f64 / 1000.0,
-    }
-}
-
 async fn cell<S: Store + Clone + 'static>(
     store: S,
     layer: Layer,
@@ -275,18 +227,23 @@ async fn main() {
     println!("| layer | store | op | c | plain req/s | eo req/s | plain p50/p99 µs | eo p50/p99 µs | eo/plain p50 |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for layer in [Layer::InProcess, Layer::Rpc] {
-        for store_name in ["memory", "sled"] {
+        for store_name in ["memory", "sled", "postgres"] {
             for op in [Op::Get, Op::Put, Op::Increment] {
                 for concurrency in [1, 64] {
                     if !format!("{layer:?}/{store_name}/{op:?}/{concurrency}").contains(&filter) {
+                        continue;
+                    }
+                    if store_name == "postgres" && (op != Op::Increment || postgres_url().is_none()) {
                         continue;
                     }
                     let mut cells = Vec::new();
                     for mode in [Mode::Plain, Mode::ExactlyOnce] {
                         let result = if store_name == "memory" {
                             cell(MemoryStore::new(), layer, mode, op, concurrency, warmup, measure).await
+                        } else if store_name == "postgres" {
+                            postgres_cell(layer, mode, op, concurrency, warmup, measure).await
                         } else {
-                            let dir = tempdir();
+                            let dir = tempdir("eo-bench");
                             let store = SledStore::open(&dir, SledOptions::default()).await.expect("open sled");
                             let result = cell(store.clone(), layer, mode, op, concurrency, warmup, measure).await;
                             store.close().await.expect("close sled");
@@ -312,7 +269,38 @@ async fn main() {
     }
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    std::env::temp_dir().join(format!("mu2sls-eo-bench-{}-{n}", std::process::id()))
+/// The PostgreSQL server of the PostgreSQL rows, if any.
+fn postgres_url() -> Option<String> {
+    std::env::var("MU2SLS_BENCH_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// One cell on a fresh PostgreSQL schema, dropped afterwards.
+#[cfg(feature = "postgres")]
+async fn postgres_cell(
+    layer: Layer,
+    mode: Mode,
+    op: Op,
+    concurrency: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Cell {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CELLS: AtomicU64 = AtomicU64::new(0);
+    let url = postgres_url().expect("MU2SLS_BENCH_POSTGRES");
+    let schema = format!("mu2sls_bench_{}_{}", std::process::id(), CELLS.fetch_add(1, Ordering::Relaxed));
+    let options = mu2sls::PostgresOptions::new().schema(schema.clone()).pool_size(32);
+    let store = mu2sls::PostgresStore::connect_with(&url, options).await.expect("open postgres store");
+    let result = cell(store.clone(), layer, mode, op, concurrency, warmup, measure).await;
+    store.close();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+    let connection = tokio::spawn(connection);
+    client.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.expect("drop the bench schema");
+    drop(client);
+    let _ = connection.await;
+    result
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_cell(_: Layer, _: Mode, _: Op, _: usize, _: Duration, _: Duration) -> Cell {
+    panic!("MU2SLS_BENCH_POSTGRES is set, but eo-bench was built without the postgres feature")
 }

@@ -62,6 +62,26 @@ impl Backend for Sled {
     }
 }
 
+/// A fresh schema per run; the restarted process is a new pool on it (what
+/// PostgreSQL acknowledged is on its disk, so only the client's state is lost).
+#[cfg(feature = "postgres")]
+pub(super) struct Postgres(crate::store::postgres_testing::TestSchema);
+
+#[cfg(feature = "postgres")]
+impl Backend for Postgres {
+    type S = crate::store::PostgresStore;
+    const NAME: &'static str = "postgres";
+    async fn open() -> (Postgres, Self::S) {
+        let schema = crate::store::postgres_testing::TestSchema::new();
+        let store = schema.open().await;
+        (Postgres(schema), store)
+    }
+    async fn restart(&mut self, store: Self::S) -> Self::S {
+        store.close();
+        self.0.open().await
+    }
+}
+
 /// A workflow the matrix crashes at every store request of `act`.
 pub(super) trait Workflow {
     const NAME: &'static str;
@@ -324,25 +344,41 @@ crash_tests! {
     counter_update_survives_every_crash_point_memory: Memory, CallFlow<Counter>, false;
     #[cfg(feature = "sled")]
     counter_update_survives_every_crash_point_sled: Sled, CallFlow<Counter>, false;
+    #[cfg(feature = "postgres")]
+    counter_update_survives_every_crash_point_postgres: Postgres, CallFlow<Counter>, false;
     transfer_transaction_survives_every_crash_point_memory: Memory, CallFlow<Transfer>, false;
     #[cfg(feature = "sled")]
     transfer_transaction_survives_every_crash_point_sled: Sled, CallFlow<Transfer>, false;
+    #[cfg(feature = "postgres")]
+    transfer_transaction_survives_every_crash_point_postgres: Postgres, CallFlow<Transfer>, false;
     nondeterminism_is_stable_at_every_crash_point_memory: Memory, CallFlow<Nondeterminism>, false;
     #[cfg(feature = "sled")]
     nondeterminism_is_stable_at_every_crash_point_sled: Sled, CallFlow<Nondeterminism>, false;
+    #[cfg(feature = "postgres")]
+    nondeterminism_is_stable_at_every_crash_point_postgres: Postgres, CallFlow<Nondeterminism>, false;
     gc_past_w_survives_every_crash_point_memory: Memory, GcPastW, false;
     #[cfg(feature = "sled")]
     gc_past_w_survives_every_crash_point_sled: Sled, GcPastW, false;
+    #[cfg(feature = "postgres")]
+    gc_past_w_survives_every_crash_point_postgres: Postgres, GcPastW, false;
     counter_update_leaf_survives_every_crash_point_memory: Memory, CallFlow<Counter>, true;
     #[cfg(feature = "sled")]
     counter_update_leaf_survives_every_crash_point_sled: Sled, CallFlow<Counter>, true;
+    #[cfg(feature = "postgres")]
+    counter_update_leaf_survives_every_crash_point_postgres: Postgres, CallFlow<Counter>, true;
     transfer_transaction_leaf_survives_every_crash_point_memory: Memory, CallFlow<Transfer>, true;
     #[cfg(feature = "sled")]
     transfer_transaction_leaf_survives_every_crash_point_sled: Sled, CallFlow<Transfer>, true;
+    #[cfg(feature = "postgres")]
+    transfer_transaction_leaf_survives_every_crash_point_postgres: Postgres, CallFlow<Transfer>, true;
     nondeterminism_leaf_is_stable_at_every_crash_point_memory: Memory, CallFlow<Nondeterminism>, true;
     #[cfg(feature = "sled")]
     nondeterminism_leaf_is_stable_at_every_crash_point_sled: Sled, CallFlow<Nondeterminism>, true;
+    #[cfg(feature = "postgres")]
+    nondeterminism_leaf_is_stable_at_every_crash_point_postgres: Postgres, CallFlow<Nondeterminism>, true;
     gc_past_w_leaf_survives_every_crash_point_memory: Memory, GcPastW, true;
     #[cfg(feature = "sled")]
     gc_past_w_leaf_survives_every_crash_point_sled: Sled, GcPastW, true;
+    #[cfg(feature = "postgres")]
+    gc_past_w_leaf_survives_every_crash_point_postgres: Postgres, GcPastW, true;
 }
