@@ -68,3 +68,31 @@ pub fn tempdir(tag: &str) -> std::path::PathBuf {
     let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     std::env::temp_dir().join(format!("mu2sls-{tag}-{}-{n}", std::process::id()))
 }
+
+/// The PostgreSQL server benchmarks also run on, if any: the URL in
+/// `MU2SLS_BENCH_POSTGRES`.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("MU2SLS_BENCH_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// Runs `run` on a `PostgresStore` in a fresh schema of the server at
+/// `url`, and drops the schema afterwards.
+#[cfg(feature = "postgres")]
+pub async fn on_fresh_schema<T, Fut: std::future::Future<Output = T>>(
+    url: &str,
+    run: impl FnOnce(mu2sls::PostgresStore) -> Fut,
+) -> T {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SCHEMAS: AtomicU64 = AtomicU64::new(0);
+    let schema = format!("mu2sls_bench_{}_{}", std::process::id(), SCHEMAS.fetch_add(1, Ordering::Relaxed));
+    let options = mu2sls::PostgresOptions::new().schema(schema.clone()).pool_size(32);
+    let store = mu2sls::PostgresStore::connect_with(url, options).await.expect("open postgres store");
+    let result = run(store.clone()).await;
+    store.close();
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    let connection = tokio::spawn(connection);
+    client.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.expect("drop the bench schema");
+    drop(client);
+    let _ = connection.await;
+    result
+}

@@ -3,8 +3,10 @@
 //! adds), over loopback RPC, served exactly once (durable servers, every
 //! client call with its own idempotency key, both services on one store)
 //! and plain (the same logic straight on the store, no log, no call
-//! records), on the memory store and on sled (durable: every acknowledged
-//! call is on disk), at concurrency 1 and 64, in one run.
+//! records), on the memory store, on sled (durable: every acknowledged
+//! call is on disk) and, with `MU2SLS_BENCH_POSTGRES=postgres://...` set,
+//! on PostgreSQL (a fresh schema per cell), at concurrency 1 and 64, in one
+//! run.
 //!
 //! `cargo run --release -p example-exactly-once --bin chain-bench -- [SECONDS [ROUNDS [FILTER]]]`
 //! (default 5 s per cell after 1 s of warm-up, 3 rounds with the cells
@@ -18,7 +20,7 @@ use example_exactly_once::generated::chain::{
     Relay as PlainRelay, RelayDurableServer, RelayForwardException, RelayServer, Tally as PlainTally,
     TallyDurableServer, TallyServer,
 };
-use example_exactly_once::loadgen::{Cell, drive, tempdir};
+use example_exactly_once::loadgen::{Cell, drive, postgres_url, tempdir};
 use mu2sls::{
     Batch, CallContext, CallError, Channel, Engine, EngineConfig, Key, MemoryStore, NoException, Outcome, Peer,
     ServiceError, SledOptions, SledStore, Store, SystemClock,
@@ -152,6 +154,18 @@ async fn measure_on(store_name: &str, mode: Mode, concurrency: usize, warmup: Du
     if store_name == "memory" {
         return cell(MemoryStore::new(), mode, concurrency, warmup, measure).await;
     }
+    if store_name == "postgres" {
+        #[cfg(feature = "postgres")]
+        {
+            let url = postgres_url().expect("MU2SLS_BENCH_POSTGRES");
+            return example_exactly_once::loadgen::on_fresh_schema(&url, |store| {
+                cell(store, mode, concurrency, warmup, measure)
+            })
+            .await;
+        }
+        #[cfg(not(feature = "postgres"))]
+        panic!("MU2SLS_BENCH_POSTGRES is set, but chain-bench was built without the postgres feature");
+    }
     let dir = tempdir("chain-bench");
     let store = SledStore::open(&dir, SledOptions::default()).await.expect("open sled");
     let result = cell(store.clone(), mode, concurrency, warmup, measure).await;
@@ -174,11 +188,12 @@ async fn main() {
     let filter = args.next().unwrap_or_default();
     let (warmup, measure) = (Duration::from_secs(1), Duration::from_secs(seconds));
     let mut cells: Vec<(String, Mode, usize, Vec<Cell>)> = Vec::new();
-    for store in ["memory", "sled"] {
+    let stores = if postgres_url().is_some() { &["memory", "sled", "postgres"][..] } else { &["memory", "sled"][..] };
+    for store in stores {
         for concurrency in [1, 64] {
             for mode in [Mode::Plain, Mode::ExactlyOnce] {
                 if format!("{store}/{mode:?}/{concurrency}").contains(&filter) {
-                    cells.push((store.to_owned(), mode, concurrency, Vec::new()));
+                    cells.push(((*store).to_owned(), mode, concurrency, Vec::new()));
                 }
             }
         }

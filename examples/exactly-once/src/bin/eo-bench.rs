@@ -17,7 +17,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use example_exactly_once::loadgen::{Cell, drive, tempdir};
+#[cfg(feature = "postgres")]
+use example_exactly_once::loadgen::on_fresh_schema;
+use example_exactly_once::loadgen::{Cell, drive, postgres_url, tempdir};
 use example_exactly_once::{Counter, CounterClient, CounterDurable, CounterDurableServer, CounterServer, Counters};
 use mu2sls::{
     Batch, CallContext, CallId, CallMeta, Channel, Engine, EngineConfig, Key, MemoryStore, NoException, Outcome,
@@ -269,11 +271,6 @@ async fn main() {
     }
 }
 
-/// The PostgreSQL server of the PostgreSQL rows, if any.
-fn postgres_url() -> Option<String> {
-    std::env::var("MU2SLS_BENCH_POSTGRES").ok().filter(|url| !url.is_empty())
-}
-
 /// One cell on a fresh PostgreSQL schema, dropped afterwards.
 #[cfg(feature = "postgres")]
 async fn postgres_cell(
@@ -284,20 +281,8 @@ async fn postgres_cell(
     warmup: Duration,
     measure: Duration,
 ) -> Cell {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static CELLS: AtomicU64 = AtomicU64::new(0);
     let url = postgres_url().expect("MU2SLS_BENCH_POSTGRES");
-    let schema = format!("mu2sls_bench_{}_{}", std::process::id(), CELLS.fetch_add(1, Ordering::Relaxed));
-    let options = mu2sls::PostgresOptions::new().schema(schema.clone()).pool_size(32);
-    let store = mu2sls::PostgresStore::connect_with(&url, options).await.expect("open postgres store");
-    let result = cell(store.clone(), layer, mode, op, concurrency, warmup, measure).await;
-    store.close();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
-    let connection = tokio::spawn(connection);
-    client.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.expect("drop the bench schema");
-    drop(client);
-    let _ = connection.await;
-    result
+    on_fresh_schema(&url, |store| cell(store, layer, mode, op, concurrency, warmup, measure)).await
 }
 
 #[cfg(not(feature = "postgres"))]
