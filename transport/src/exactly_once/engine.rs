@@ -123,8 +123,10 @@ impl EngineConfig {
     /// costs one read and one durable write. A crash before that batch
     /// leaves nothing behind (the retry starts afresh). If the batch loses
     /// to a concurrent change three times, or the handler issues an
-    /// operation the leaf path does not buffer (a map scan), the call runs
-    /// again in step mode, where every step is logged as it happens.
+    /// operation the leaf path does not make (a map scan, a call of another
+    /// service, an external call), the call runs again in step mode, where
+    /// every step is logged as it happens; after the latter, the engine
+    /// starts that method's calls in step mode from then on.
     pub fn leaf_fast_path(mut self, on: bool) -> EngineConfig {
         self.leaf_fast_path = on;
         self
@@ -290,6 +292,8 @@ pub(crate) struct EngineInner<S, C> {
     store_id: tokio::sync::OnceCell<Arc<str>>,
     /// Suspended calls, by the call and step waiting for a callback.
     suspended: dashmap::DashMap<(CallId, u64), Arc<tokio::sync::Notify>>,
+    /// Methods whose handlers need step mode (they left the leaf path).
+    step_methods: dashmap::DashMap<String, ()>,
 }
 
 /// The key of the store's identity: callers name their store by it in
@@ -449,6 +453,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             peers: Default::default(),
             store_id: tokio::sync::OnceCell::new(),
             suspended: dashmap::DashMap::new(),
+            step_methods: dashmap::DashMap::new(),
         };
         Engine { inner: Arc::new(inner) }
     }
@@ -515,7 +520,11 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     {
         let span = tracing::info_span!("exactly_once.serve", service = %self.inner.service, call = %meta.call_id());
         async move {
-            let mut leaf_attempts = if self.inner.config.leaf_fast_path { LEAF_ATTEMPTS } else { 0 };
+            // A method whose handler once left the leaf path for an
+            // operation a leaf cannot make (a call out, a map scan) starts
+            // in step mode from then on.
+            let leaf = self.inner.config.leaf_fast_path && !self.inner.step_methods.contains_key(request.method());
+            let mut leaf_attempts = if leaf { LEAF_ATTEMPTS } else { 0 };
             let version = loop {
                 match self.begin(meta, request, leaf_attempts == 0).await? {
                     Begin::Finished(result) => return Ok(result),
@@ -524,7 +533,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                         Leaf::Done(result) => return Ok(result),
                         Leaf::Reread => {}
                         Leaf::Conflict => leaf_attempts -= 1,
-                        Leaf::Steps => leaf_attempts = 0,
+                        Leaf::Steps => {
+                            self.inner.step_methods.insert(request.method().to_owned(), ());
+                            leaf_attempts = 0;
+                        }
                     },
                 }
             };
