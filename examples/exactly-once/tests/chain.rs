@@ -237,23 +237,33 @@ async fn apart() -> Apart {
 }
 
 /// A Relay server on `store` (any process of it) whose callbacks go to
-/// `relay_addr` and whose Tally is at `tally_addr`.
+/// `callback` and whose Tally is at `tally_addr`.
 fn relay_server<S: Store + Clone + 'static>(
     store: &S,
-    relay_addr: &str,
+    callback: &str,
     tally_addr: &str,
 ) -> RelayDurableServer<Relay, S, SystemClock> {
-    let engine = Engine::new("Relay", store.clone(), SystemClock, keyed().callback_address(relay_addr));
+    let engine = Engine::new("Relay", store.clone(), SystemClock, keyed().callback_address(callback));
     engine.add_peer("Tally", Peer::remote(mu2sls::Channel::new(tally_addr)));
     RelayDurableServer::new(Relay, engine)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_crashed_after_its_callee_finished_gets_the_result_by_callback() {
+    crashed_caller_gets_its_result_by_callback(|addr| addr.to_owned()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_also_go_over_http() {
+    // The caller's server answers HTTP on the same port.
+    crashed_caller_gets_its_result_by_callback(|addr| format!("http://{addr}/")).await;
+}
+
+async fn crashed_caller_gets_its_result_by_callback(callback: impl Fn(&str) -> String) {
     // How many store requests one forward makes, on a setup of its own.
     let learn = apart().await;
     let counting = CrashStore::counting(learn.relay_store.clone());
-    let relay = Arc::new(relay_server(&counting, &learn.relay_addr, &learn.tally_addr));
+    let relay = Arc::new(relay_server(&counting, &callback(&learn.relay_addr), &learn.tally_addr));
     Peer::local(relay).client::<RelayClient>(Some("learn")).forward("figs", 5).await.unwrap();
     let n = counting.requests();
 
@@ -261,14 +271,14 @@ async fn a_caller_that_crashed_after_its_callee_finished_gets_the_result_by_call
     // reply (its last two requests: the step record, the Done batch).
     let world = apart().await;
     let crashing = CrashStore::crashing(world.relay_store.clone(), n - 1, CrashPhase::Before);
-    let relay = Arc::new(relay_server(&crashing, &world.relay_addr, &world.tally_addr));
+    let relay = Arc::new(relay_server(&crashing, &callback(&world.relay_addr), &world.tally_addr));
     let cut = Peer::local(relay).client::<RelayClient>(Some("fwd-1")).forward("figs", 5).await;
     assert!(crashing.crashed() && cut.is_err(), "the crash stops the call: {cut:?}");
     assert_eq!(world.tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     // Restarted, the caller finds the callee's result in its log (the
     // callback put it there) and does not call again.
-    let restarted = Arc::new(relay_server(&world.relay_store, &world.relay_addr, &world.tally_addr));
+    let restarted = Arc::new(relay_server(&world.relay_store, &callback(&world.relay_addr), &world.tally_addr));
     let total = Peer::local(restarted).client::<RelayClient>(Some("fwd-1")).forward("figs", 5).await.unwrap();
     assert_eq!(total, 5);
     assert_eq!(world.tally_calls.load(std::sync::atomic::Ordering::SeqCst), 1, "Tally was not called again");

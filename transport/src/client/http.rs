@@ -40,13 +40,18 @@ impl fmt::Debug for HttpCaller {
 }
 
 impl HttpCaller {
-    /// A caller posting to `addr` (`host:port`) with `headers` on every
-    /// request. Errors in either are reported by each call.
+    /// A caller posting to `addr` (`host:port`, or a whole `http://` URL
+    /// with its path) with `headers` on every request. Errors in either are
+    /// reported by each call.
     pub(super) fn new(addr: &str, headers: &[(String, String)], max_frame: usize) -> HttpCaller {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        let uri = format!("http://{addr}/").parse::<Uri>().map_err(|e| format!("`{addr}` is not host:port ({e})"));
+        let uri = if addr.starts_with("http://") {
+            addr.parse::<Uri>().map_err(|e| format!("`{addr}` is not a URL ({e})"))
+        } else {
+            format!("http://{addr}/").parse::<Uri>().map_err(|e| format!("`{addr}` is not host:port ({e})"))
+        };
         let headers = headers
             .iter()
             .map(|(name, value)| {

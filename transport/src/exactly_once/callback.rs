@@ -6,8 +6,11 @@
 //! [`callback_address`](crate::EngineConfig::callback_address), that
 //! address too (the tokens are separated by spaces). A callee on another
 //! store delivers its result there once its Done batch committed: a REPLY
-//! message (the result struct, in binary) over THeader, whose info headers
-//! carry the child's call id, its step fingerprint and the signature
+//! message (the result struct, in binary) over THeader to a `host:port`
+//! address, or posted to an `http://` URL (feature `http`), whose headers
+//! carry the child's call id (`mu2sls-call-id`; over HTTP `X-Call-Id`),
+//! its step fingerprint (`mu2sls-step-fp`) and the signature
+//! (`mu2sls-signature`; over HTTP `X-Mu2sls-Signature`)
 //! `v1;kid=<key id>;sig=<hex HMAC-SHA256(secret, len‖call_id‖len‖message)>`
 //! (lengths as u64 big-endian; the message as it is with sequence id 0,
 //! since a client renumbers the messages it sends).
@@ -154,7 +157,9 @@ pub async fn receive_callback<S: Store + 'static, C: Clock>(
     cx: &CallContext,
     message: Bytes,
 ) -> Result<(), CallbackError> {
-    let call_id = header(cx, "call-id").ok_or_else(|| CallbackError::Malformed("no mu2sls-call-id header".into()))?;
+    let call_id = header(cx, "call-id")
+        .or_else(|| cx.header("x-call-id"))
+        .ok_or_else(|| CallbackError::Malformed("no mu2sls-call-id (or X-Call-Id) header".into()))?;
     let signature = header(cx, "signature").unwrap_or_default();
     let signed = match cx.protocol() {
         ProtocolKind::Binary => with_seq_0::<Binary>(&message)?,
@@ -251,13 +256,33 @@ pub(crate) async fn deliver(
 ) {
     let message = encode_message::<Binary, RawBody<'_>>(method, MessageType::Reply, 0, &RawBody(result));
     let id = meta.call_id().as_str();
-    let channel = Channel::builder(address)
-        .framing(Framing::Header)
-        .timeout(timeout)
-        .header("mu2sls-call-id", id)
-        .header("mu2sls-step-fp", format!("{:032x}", step_fp.0))
-        .header("mu2sls-signature", key.sign(id, &message))
-        .build();
+    let (signature, fp) = (key.sign(id, &message), format!("{:032x}", step_fp.0));
+    let channel = if address.starts_with("http://") {
+        #[cfg(feature = "http")]
+        {
+            Channel::builder(address)
+                .framing(Framing::Http)
+                .timeout(timeout)
+                .header("x-call-id", id)
+                .header("x-mu2sls-step-fp", fp)
+                .header("x-mu2sls-signature", signature)
+                .build()
+        }
+        #[cfg(not(feature = "http"))]
+        {
+            let _ = (signature, fp, timeout);
+            tracing::warn!(call = %meta.call_id(), address, "an HTTP callback needs feature `http`: not delivered");
+            return;
+        }
+    } else {
+        Channel::builder(address)
+            .framing(Framing::Header)
+            .timeout(timeout)
+            .header("mu2sls-call-id", id)
+            .header("mu2sls-step-fp", fp)
+            .header("mu2sls-signature", signature)
+            .build()
+    };
     match channel.call_raw(message).await {
         Ok(Some(ack)) if is_ack(&ack) => tracing::debug!(call = %meta.call_id(), address, "callback delivered"),
         Ok(_) => tracing::warn!(call = %meta.call_id(), address, "callback refused"),
