@@ -293,18 +293,62 @@ async fn a_callback_with_a_bad_signature_is_refused_and_stores_nothing() {
     );
     let stranger = CallbackKey::new("k1", b"not the secret".to_vec());
     for signature in [stranger.sign(id, &message), String::new(), "v1;kid=k1;sig=00".to_owned()] {
-        let channel = mu2sls::Channel::builder(world.relay_addr.clone())
-            .framing(mu2sls::Framing::Header)
-            .header("mu2sls-call-id", id)
-            .header("mu2sls-step-fp", format!("{:032x}", 7))
-            .header("mu2sls-signature", signature.clone())
-            .build();
-        let reply = channel.call_raw(message.clone()).await.unwrap().expect("an answer");
-        let head = mu2sls::codec::Reader::<mu2sls::codec::Binary>::new(&reply).message_begin().unwrap();
-        assert_eq!(head.kind, mu2sls::codec::MessageType::Exception, "{signature:?}");
+        assert!(!send_callback(&world.relay_addr, id, &message, &signature).await, "{signature:?} is refused");
     }
     let logged = world.relay_store.scan_prefix(&mu2sls::Key::from(("log",)), mu2sls::Page::first(10)).await.unwrap();
     assert!(logged.is_empty(), "nothing stored: {logged:?}");
+}
+
+/// Sends a callback for `id` carrying `message` with `signature` to
+/// `addr`; whether it was taken (a REPLY) or refused (an EXCEPTION).
+async fn send_callback(addr: &str, id: &str, message: &bytes::Bytes, signature: &str) -> bool {
+    let channel = mu2sls::Channel::builder(addr)
+        .framing(mu2sls::Framing::Header)
+        .header("mu2sls-call-id", id)
+        .header("mu2sls-step-fp", format!("{:032x}", 7))
+        .header("mu2sls-signature", signature)
+        .build();
+    let reply = channel.call_raw(message.clone()).await.unwrap().expect("an answer");
+    let head = mu2sls::codec::Reader::<mu2sls::codec::Binary>::new(&reply).message_begin().unwrap();
+    head.kind == mu2sls::codec::MessageType::Reply
+}
+
+#[tokio::test]
+async fn genuine_callbacks_change_nothing_once_the_step_has_its_result_or_the_caller_is_not_running() {
+    let world = apart().await;
+    let relay = Arc::new(relay_server(&world.relay_store, &world.relay_addr, &world.tally_addr));
+    let client = || Peer::local(relay.clone()).client::<RelayClient>(Some("done-1"));
+    assert_eq!(client().forward("limes", 5).await.unwrap(), 5);
+    let step = mu2sls::Key::from(("log", "Relay.forward:done-1", 1u64));
+    let before = world.relay_store.get(&step).await.unwrap().expect("the call step is logged");
+    // A genuine callback claiming another result: taken (acknowledged),
+    // but the step has its result and the caller is done: nothing changes.
+    let key = CallbackKey::new("k1", b"thirty-two bytes of test secret!".to_vec());
+    let mut other = b"\x80\x01\x00\x02\x00\x00\x00\x03add\x00\x00\x00\x00\x0a\x00\x00".to_vec();
+    other.extend_from_slice(&99i64.to_be_bytes());
+    other.push(0);
+    let other = bytes::Bytes::from(other);
+    for _ in 0..2 {
+        assert!(
+            send_callback(
+                &world.relay_addr,
+                "Relay.forward:done-1/1",
+                &other,
+                &key.sign("Relay.forward:done-1/1", &other)
+            )
+            .await
+        );
+    }
+    let after = world.relay_store.get(&step).await.unwrap().expect("still logged");
+    assert_eq!((after.version, after.value), (before.version, before.value), "the step record is unchanged");
+    assert_eq!(client().forward("limes", 5).await.unwrap(), 5, "the recorded result stands");
+    // A caller with no record: acknowledged and dropped.
+    assert!(
+        send_callback(&world.relay_addr, "Relay.forward:ghost/1", &other, &key.sign("Relay.forward:ghost/1", &other))
+            .await
+    );
+    let ghost = world.relay_store.get(&mu2sls::Key::from(("log", "Relay.forward:ghost", 1u64))).await.unwrap();
+    assert!(ghost.is_none(), "nothing stored for a caller that does not run");
 }
 
 /// Polls `done` until it holds (bounded: the state comes from a timer).
@@ -367,4 +411,21 @@ async fn fire_and_forget_to_a_service_on_another_store_is_finished_by_the_caller
     // The caller's step holds the result: a second pass has nothing to do.
     let again = collector.run_once(front.engine().now_ms() + 2 * LATER_MS).await.unwrap();
     assert_eq!(again.redriven, 0);
+}
+
+#[tokio::test]
+async fn a_call_of_a_service_without_a_peer_fails_clearly_and_records_nothing() {
+    let store = MemoryStore::new();
+    let front = Arc::new(example_exactly_once::chain::FrontDurableServer::new(
+        example_exactly_once::chain::Front,
+        Engine::new("Front", store.clone(), SystemClock, config()),
+    ));
+    match Peer::local(front.clone()).client::<FrontClient>(Some("lonely")).order("figs", 1).await {
+        Err(CallError::Application(e)) => assert!(e.message.contains("no peer for service \"Relay\""), "{e:?}"),
+        other => panic!("expected an application exception, got {other:?}"),
+    }
+    // Not a result: once the peer is there, the same call (same key) runs.
+    let chain = local_chain(store.clone(), config());
+    front.engine().add_peer("Relay", Peer::local(chain.relay.clone()));
+    assert_eq!(Peer::local(front).client::<FrontClient>(Some("lonely")).order("figs", 1).await.unwrap(), 1);
 }
