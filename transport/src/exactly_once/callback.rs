@@ -317,6 +317,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any header text is a verdict, never a panic, and forged ones fail.
+        #[test]
+        fn arbitrary_signature_headers_never_verify(header in ".{0,200}", id in ".{0,40}") {
+            let key = CallbackKey::new("k1", b"secret".to_vec());
+            proptest::prop_assert!(!verify_signature(&[key], &header, &id, b"message"));
+        }
+    }
+
     #[test]
     fn callback_tokens_parse() {
         assert_eq!(parse_callback("store:abc"), (Some("abc"), None));

@@ -235,6 +235,41 @@ mod tests {
         round_trip(CallerMeta::Call(CallMeta::child(&root, 4).with_callback("store:abc")));
     }
 
+    proptest::proptest! {
+        /// Any bytes: an error or metadata, never a panic; and whatever
+        /// decodes writes back to the same metadata.
+        #[test]
+        fn arbitrary_envelopes_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let mut frame = BytesMut::new();
+            frame.put_slice(&MAGIC);
+            frame.put_u32(body.len() as u32);
+            frame.put_slice(&body);
+            frame.put_slice(b"\x80\x01");
+            if let Ok((Some(meta), message)) = split(frame.freeze()) {
+                proptest::prop_assert_eq!(&message[..], b"\x80\x01");
+                let mut again = BytesMut::new();
+                write(&meta, &mut again);
+                again.put_slice(b"\x80\x01");
+                proptest::prop_assert_eq!(split(again.freeze()).map(|(m, _)| m).ok(), Some(Some(meta)));
+            }
+        }
+
+        /// Metadata with any key, callback and numbers round-trips.
+        #[test]
+        fn metadata_round_trips_for_any_values(
+            key in ".{0,40}",
+            callback in "[ -~]{0,40}",
+            origin in 0u64..(i64::MAX as u64),
+            deadline in proptest::option::of(0u64..(i64::MAX as u64)),
+            step in 0u64..1_000_000,
+        ) {
+            round_trip(CallerMeta::Key { key: key.clone(), origin_ms: origin, deadline_ms: deadline });
+            let root = CallMeta::root(CallId::root("Svc", "m", key.as_bytes()), origin);
+            let root = match deadline { Some(d) => root.with_deadline(d), None => root };
+            round_trip(CallerMeta::Call(CallMeta::child(&root, step).with_callback(callback)));
+        }
+    }
+
     #[test]
     fn metadata_as_headers() {
         let root = CallMeta::root(CallId::root("Bank", "transfer", "t"), 9).with_deadline(20);
