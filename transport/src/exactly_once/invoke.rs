@@ -365,9 +365,7 @@ impl DurableLink {
         let result = record_invoke(shared, step, fp, pending, &child_id, result).await?;
         Ok((!oneway).then(|| Reply::recorded(method, result)))
     }
-}
 
-impl DurableLink {
     /// The callee is slow: registers the call as suspended at `step` and
     /// drops the handler (its error), unless the result landed meanwhile.
     async fn suspend(&self, step: u64, fp: Fingerprint, method: &str) -> Result<Option<Reply>, TransportError> {
