@@ -12,48 +12,22 @@
 #![allow(clippy::print_stdout)] // the tests report what they covered
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use example_exactly_once::{BankClient, CounterClient};
 use mu2sls::{CallError, Channel};
 
-struct Running {
-    child: Child,
-}
+mod common;
 
-/// A free port on 127.0.0.1 (bound, read, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
+use common::{Process as Running, free_port};
 
 fn start(store: &std::path::Path, counter: u16, bank: u16, steps: bool) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bank-server"))
-        .arg("--store")
-        .arg(store)
-        .args(steps.then_some("--steps"))
-        .args(["--counter-port", &counter.to_string(), "--bank-port", &bank.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start bank-server");
+    let mut args = vec!["--store".into(), store.as_os_str().to_owned()];
+    args.extend(steps.then(|| "--steps".into()));
+    args.extend(["--counter-port".into(), counter.to_string().into(), "--bank-port".into(), bank.to_string().into()]);
     // The server prints both addresses once it listens.
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for name in ["counter", "bank"] {
-        let line = lines.next().expect("bank-server exited before listening").expect("read stdout");
-        assert!(line.starts_with(name), "unexpected line {line:?}");
-    }
-    Running { child }
-}
-
-impl Running {
-    fn kill9(mut self) {
-        // Child::kill sends SIGKILL on Unix.
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
+    Running::start(env!("CARGO_BIN_EXE_bank-server"), &args, &["counter", "bank"])
 }
 
 /// The server of one test: killed and restarted on the same store and
