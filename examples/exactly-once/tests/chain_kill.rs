@@ -91,6 +91,7 @@ struct Chain {
 }
 
 impl Chain {
+    /// Starts the three processes (blocking: it waits for them to listen).
     fn new() -> Arc<Chain> {
         let node =
             |_| Node { process: Mutex::new(None), store: tempfile::tempdir().expect("tempdir"), port: free_port() };
@@ -409,7 +410,7 @@ async fn survives_kill_9(load: Load, calls: usize) {
     let started = Instant::now();
     let seed = seed();
     let plan = chaos_plan(&mut XorShift(seed), calls);
-    let chain = Chain::new();
+    let chain = tokio::task::spawn_blocking(Chain::new).await.unwrap();
     let run = drive(&chain, load, calls, true, plan).await;
     assert_eq!(run.answers.len(), calls, "every call answered");
     // Each name's answers are the totals after each of its calls: exactly
@@ -463,7 +464,7 @@ async fn survives_kill_9(load: Load, calls: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_without_keys_over_count() {
     let calls = 100;
-    let chain = Chain::new();
+    let chain = tokio::task::spawn_blocking(Chain::new).await.unwrap();
     let run = drive(&chain, Load::Order, calls, false, vec![(calls / 3, Service::Tally)]).await;
     assert_eq!(run.answers.len(), calls, "every call answered");
     let cut_off = *chain.failures.borrow();
