@@ -479,3 +479,19 @@ async fn retries_without_keys_over_count() {
         applied - calls as i64
     );
 }
+
+#[test]
+fn chain_server_rejects_bad_usage_with_exit_2() {
+    let cases: [&[&str]; 4] = [
+        &["--store", "unused"],
+        &["--service", "front", "--store", "unused", "--peer", "Relay=127.0.0.1:1"],
+        &["--service", "tally", "--store", "unused", "--peer", "Relay=127.0.0.1:1"],
+        &["--service", "tally", "--store"],
+    ];
+    for args in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chain-server")).args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("usage: chain-server --service front|relay|tally"), "{args:?}: {stderr}");
+    }
+}
