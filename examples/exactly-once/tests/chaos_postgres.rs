@@ -19,6 +19,7 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::print_stdout)] // the test reports what it covered
 
+mod common;
 mod support;
 
 use std::collections::BTreeSet;

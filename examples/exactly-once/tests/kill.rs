@@ -11,6 +11,7 @@
 
 #![allow(clippy::print_stdout)] // the tests report what they covered
 
+mod common;
 mod support;
 
 use std::collections::BTreeSet;

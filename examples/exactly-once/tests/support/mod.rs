@@ -1,57 +1,23 @@
-//! What the process-level tests share: starting `bank-server` as a child
-//! process, waiting until it listens, and killing it with SIGKILL.
+//! What the bank's process-level tests share: starting `bank-server` as a
+//! child process (through `common`, which waits until it listens and kills
+//! it with SIGKILL), and the transfers they make.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::ffi::{OsStr, OsString};
 
-/// A running `bank-server` process.
-pub(crate) struct Running {
-    child: Child,
-}
-
-/// A free port on 127.0.0.1 (bound, read, released).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
+pub(crate) use crate::common::{Process as Running, free_port};
 
 /// Starts `bank-server --store STORE ARGS...` on the given ports and
 /// returns once it listens on both.
 pub(crate) fn start(store: impl AsRef<OsStr>, args: &[&str], counter: u16, bank: u16, steps: bool) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bank-server"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .args(steps.then_some("--steps"))
-        .args(["--counter-port", &counter.to_string(), "--bank-port", &bank.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start bank-server");
+    let mut all: Vec<OsString> = vec!["--store".into(), store.as_ref().to_owned()];
+    all.extend(args.iter().map(OsString::from));
+    all.extend(steps.then(|| "--steps".into()));
+    all.extend(["--counter-port".into(), counter.to_string().into(), "--bank-port".into(), bank.to_string().into()]);
     // The server prints both addresses once it listens.
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for name in ["counter", "bank"] {
-        let line = lines.next().expect("bank-server exited before listening").expect("read stdout");
-        assert!(line.starts_with(name), "unexpected line {line:?}");
-    }
-    Running { child }
-}
-
-impl Running {
-    /// The process id.
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL, then reap.
-    pub(crate) fn kill9(mut self) {
-        // Child::kill sends SIGKILL on Unix.
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
+    Running::start(env!("CARGO_BIN_EXE_bank-server"), &all, &["counter", "bank"])
 }
 
 /// The bank accounts the transfer tests use.
