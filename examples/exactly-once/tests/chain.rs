@@ -220,6 +220,12 @@ struct Apart {
 }
 
 async fn apart() -> Apart {
+    apart_with(false).await
+}
+
+/// [`apart`], with the Relay server behind a `Multiplexer` (as `Relay`,
+/// beside another service) if `multiplexed`.
+async fn apart_with(multiplexed: bool) -> Apart {
     let (relay_store, tally_store) = (MemoryStore::new(), MemoryStore::new());
     let tally_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -231,7 +237,17 @@ async fn apart() -> Apart {
     let forever = std::future::pending::<()>;
     let servers = vec![
         tokio::spawn(async move { mu2sls::Server::builder().build().serve(tally_listener, tally, forever()).await }),
-        tokio::spawn(async move { mu2sls::Server::builder().build().serve(relay_listener, relay, forever()).await }),
+        tokio::spawn(async move {
+            let server = mu2sls::Server::builder().build();
+            if multiplexed {
+                let other =
+                    TallyDurableServer::new(Tally, Engine::new("Tally", MemoryStore::new(), SystemClock, keyed()));
+                let mux = mu2sls::Multiplexer::new().service("Other", other).service("Relay", relay);
+                server.serve(relay_listener, mux, forever()).await
+            } else {
+                server.serve(relay_listener, relay, forever()).await
+            }
+        }),
     ];
     Apart { relay_store, relay_addr, tally_addr, tally_calls, _servers: servers }
 }
@@ -259,9 +275,18 @@ async fn callbacks_also_go_over_http() {
     crashed_caller_gets_its_result_by_callback(|addr| format!("http://{addr}/")).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_reach_a_caller_behind_a_multiplexer() {
+    crashed_caller_gets_its_result_by_callback_with(true, |addr| addr.to_owned()).await;
+}
+
 async fn crashed_caller_gets_its_result_by_callback(callback: impl Fn(&str) -> String) {
+    crashed_caller_gets_its_result_by_callback_with(false, callback).await;
+}
+
+async fn crashed_caller_gets_its_result_by_callback_with(multiplexed: bool, callback: impl Fn(&str) -> String) {
     // How many store requests one forward makes, on a setup of its own.
-    let learn = apart().await;
+    let learn = apart_with(multiplexed).await;
     let counting = CrashStore::counting(learn.relay_store.clone());
     let relay = Arc::new(relay_server(&counting, &callback(&learn.relay_addr), &learn.tally_addr));
     Peer::local(relay).client::<RelayClient>(Some("learn")).forward("figs", 5).await.unwrap();
@@ -269,7 +294,7 @@ async fn crashed_caller_gets_its_result_by_callback(callback: impl Fn(&str) -> S
 
     // The process that calls Tally crashes just before it records the
     // reply (its last two requests: the step record, the Done batch).
-    let world = apart().await;
+    let world = apart_with(multiplexed).await;
     let crashing = CrashStore::crashing(world.relay_store.clone(), n - 1, CrashPhase::Before);
     let relay = Arc::new(relay_server(&crashing, &callback(&world.relay_addr), &world.tally_addr));
     let cut = Peer::local(relay).client::<RelayClient>(Some("fwd-1")).forward("figs", 5).await;

@@ -4,7 +4,9 @@
 //! `store:<id>` (the callee's Done batch writes the caller's step record
 //! when it runs on that store), and, when its engine has a
 //! [`callback_address`](crate::EngineConfig::callback_address), that
-//! address too (the tokens are separated by spaces). A callee on another
+//! address too, and `service:<name>` (the tokens are separated by
+//! spaces; the service names the caller behind a multiplexer: the callback
+//! message is named `Service:method`). A callee on another
 //! store delivers its result there once its Done batch committed: a REPLY
 //! message (the result struct, in binary) over THeader to a `host:port`
 //! address, or posted to an `http://` URL (feature `http`), whose headers
@@ -111,14 +113,36 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// The tokens of a callback field: the store id after `store:`, and the
 /// address, if any.
 pub(crate) fn parse_callback(callback: &str) -> (Option<&str>, Option<&str>) {
-    let (mut store, mut address) = (None, None);
-    for token in callback.split_ascii_whitespace() {
-        match token.strip_prefix("store:") {
-            Some(id) => store = Some(id),
-            None => address = Some(token),
-        }
-    }
+    let Callback { store, address, .. } = Callback::parse(callback);
     (store, address)
+}
+
+/// The tokens of a callback field.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Callback<'a> {
+    /// `store:<id>`: the caller's store.
+    pub(crate) store: Option<&'a str>,
+    /// `host:port` or an `http://` URL: where the caller takes callbacks.
+    pub(crate) address: Option<&'a str>,
+    /// `service:<name>`: the caller's service, which names it behind a
+    /// multiplexer.
+    pub(crate) service: Option<&'a str>,
+}
+
+impl<'a> Callback<'a> {
+    pub(crate) fn parse(callback: &'a str) -> Callback<'a> {
+        let mut parsed = Callback::default();
+        for token in callback.split_ascii_whitespace() {
+            if let Some(id) = token.strip_prefix("store:") {
+                parsed.store = Some(id);
+            } else if let Some(service) = token.strip_prefix("service:") {
+                parsed.service = Some(service);
+            } else {
+                parsed.address = Some(token);
+            }
+        }
+        parsed
+    }
 }
 
 /// Why a callback was rejected.
@@ -254,7 +278,13 @@ pub(crate) async fn deliver(
     result: &Bytes,
     timeout: std::time::Duration,
 ) {
-    let message = encode_message::<Binary, RawBody<'_>>(method, MessageType::Reply, 0, &RawBody(result));
+    // Named `CallerService:method` when the caller named its service, so
+    // a multiplexer in front of the caller routes it.
+    let name = match Callback::parse(meta.callback().unwrap_or_default()).service {
+        Some(service) => format!("{service}:{method}"),
+        None => method.to_owned(),
+    };
+    let message = encode_message::<Binary, RawBody<'_>>(&name, MessageType::Reply, 0, &RawBody(result));
     let id = meta.call_id().as_str();
     let (signature, fp) = (key.sign(id, &message), format!("{:032x}", step_fp.0));
     let channel = if address.starts_with("http://") {
@@ -331,5 +361,7 @@ mod tests {
         assert_eq!(parse_callback("store:abc"), (Some("abc"), None));
         assert_eq!(parse_callback("store:abc 127.0.0.1:9000"), (Some("abc"), Some("127.0.0.1:9000")));
         assert_eq!(parse_callback("127.0.0.1:9000"), (None, Some("127.0.0.1:9000")));
+        let all = Callback::parse("store:abc http://h:1/cb service:Front");
+        assert_eq!(all, Callback { store: Some("abc"), address: Some("http://h:1/cb"), service: Some("Front") });
     }
 }

@@ -219,7 +219,8 @@ impl Link for PeerLink {
 /// its callback address if it has one.
 fn callback_field(engine: &dyn super::ctx::Backend, store_id: &str) -> String {
     match engine.config().callback_address_ref() {
-        Some(address) => format!("store:{store_id} {address}"),
+        // The service names the caller's server behind a multiplexer.
+        Some(address) => format!("store:{store_id} {address} service:{}", engine.service()),
         None => format!("store:{store_id}"),
     }
 }
@@ -344,10 +345,14 @@ impl DurableLink {
         let child_id = child.call_id().clone();
         let send = self.peer.send(method, &args, child, oneway);
         let reply = match engine.config().suspend_after_ref() {
-            Some(after) if !oneway => match tokio::time::timeout(after, send).await {
-                Ok(reply) => reply?,
-                Err(_) => return self.suspend(step, fp, method).await,
-            },
+            // A local peer's call runs inside this future: dropping it
+            // would cancel the callee, so only remote calls suspend.
+            Some(after) if !oneway && matches!(self.peer, Peer::Remote(_)) => {
+                match tokio::time::timeout(after, send).await {
+                    Ok(reply) => reply?,
+                    Err(_) => return self.suspend(step, fp, method).await,
+                }
+            }
             _ => send.await?,
         };
         let result = match reply {

@@ -15,11 +15,14 @@ use crate::service::{CallContext, Dispatch, MethodKind, exception_reply};
 use crate::transport::ProtocolKind;
 
 type Reply<'a> = Pin<Box<dyn Future<Output = Option<Bytes>> + Send + 'a>>;
+/// What `Dispatch::receive_callback` answers, boxed.
+type Taken<'a> = Pin<Box<dyn Future<Output = Option<Result<(), String>>> + Send + 'a>>;
 
 /// A [`Dispatch`] with its protocol chosen at run time, so that services
 /// of different types can share one table.
 trait DynDispatch: Send + Sync + 'static {
     fn method_kind(&self, method: &str) -> Option<MethodKind>;
+    fn receive_callback_in<'a>(&'a self, protocol: ProtocolKind, cx: &'a CallContext, message: Bytes) -> Taken<'a>;
     fn dispatch_in<'a>(
         &'a self,
         protocol: ProtocolKind,
@@ -32,6 +35,13 @@ trait DynDispatch: Send + Sync + 'static {
 impl<D: Dispatch> DynDispatch for D {
     fn method_kind(&self, method: &str) -> Option<MethodKind> {
         Dispatch::method_kind(self, method)
+    }
+
+    fn receive_callback_in<'a>(&'a self, protocol: ProtocolKind, cx: &'a CallContext, message: Bytes) -> Taken<'a> {
+        match protocol {
+            ProtocolKind::Binary => Box::pin(self.receive_callback::<Binary>(cx, message)),
+            ProtocolKind::Compact => Box::pin(self.receive_callback::<Compact>(cx, message)),
+        }
     }
 
     fn dispatch_in<'a>(
@@ -127,6 +137,23 @@ impl Dispatch for Multiplexer {
 
     fn route_kind(&self, service: Option<&str>, method: &str) -> Option<MethodKind> {
         self.route(service)?.method_kind(method)
+    }
+
+    /// A callback goes to the service its message's `Service:` prefix
+    /// names (our callees name the caller's service so), else to the
+    /// default service.
+    fn receive_callback<P: Protocol>(
+        &self,
+        cx: &CallContext,
+        message: Bytes,
+    ) -> impl Future<Output = Option<Result<(), String>>> + Send {
+        let target = self.route(cx.service());
+        async move {
+            match target {
+                Some(d) => d.receive_callback_in(P::KIND, cx, message).await,
+                None => None,
+            }
+        }
     }
 
     fn dispatch<P: Protocol>(
