@@ -56,10 +56,13 @@ impl StepValue for () {
 /// Every method is exactly one step. Its record is written in the same
 /// atomic batch as its effect, conditioned on the step having no record
 /// yet; if one exists (an earlier or concurrent execution of the same call),
-/// its value is adopted and the effect not repeated. The step counter
-/// advances only once the record is durable or adopted. A replay that
-/// issues a different operation at a step gets [`EngineError::Divergence`]
-/// before any effect.
+/// its value is adopted and the effect not repeated. Each operation claims
+/// its step number when it is issued, from one counter shared with the
+/// clients and durable futures made from this context ([`Ctx::client`],
+/// [`Ctx::invoke_async`]), and keeps it however often it retries (a
+/// conflict re-runs at the same number), so every execution numbers its
+/// operations alike. A replay that issues a different operation at a step
+/// gets [`EngineError::Divergence`] before any effect.
 ///
 /// State values are encoded with our codec (`Binary`), so generated Thrift
 /// types are state values as they are; each key of the service's map is its
