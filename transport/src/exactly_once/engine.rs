@@ -120,7 +120,8 @@ impl EngineConfig {
     /// on by default): its steps are buffered and committed with its Done
     /// record in one batch, conditioned on the call still having no record
     /// and on every key it read-modify-wrote being unchanged, so a call
-    /// costs one read and one durable write. A crash before that batch
+    /// costs its own reads and one durable write (the call's records are
+    /// not read first: the commit's conditions find a call that has them). A crash before that batch
     /// leaves nothing behind (the retry starts afresh). If the batch loses
     /// to a concurrent change three times, or the handler issues an
     /// operation the leaf path does not make (a map scan, a call of another
@@ -525,18 +526,38 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             // in step mode from then on.
             let leaf = self.inner.config.leaf_fast_path && !self.inner.step_methods.contains_key(request.method());
             let mut leaf_attempts = if leaf { LEAF_ATTEMPTS } else { 0 };
+            // A leaf may start without reading the call's records first: its
+            // commit is conditioned on their absence, so a call that has a
+            // record (a retry of a finished call, a running one) loses the
+            // commit and reads them then. Not when the id may have expired
+            // or the deadline passed: those need the records read first.
+            let now = self.inner.clock.now_ms();
+            let window_end_ms = meta.origin_ms().saturating_add(millis(self.inner.config.expiry_window()));
+            let mut optimistic =
+                leaf && now < window_end_ms && meta.deadline_ms().is_none_or(|deadline| now <= deadline);
             let version = loop {
-                match self.begin(meta, request, leaf_attempts == 0).await? {
+                let begun = if std::mem::take(&mut optimistic) {
+                    Begin::Absent
+                } else {
+                    self.begin(meta, request, leaf_attempts == 0).await?
+                };
+                match begun {
                     Begin::Finished(result) => return Ok(result),
                     Begin::Run(version) => break version,
-                    Begin::Absent => match self.leaf(meta, request, &mut handler).await? {
-                        Leaf::Done(result) => return Ok(result),
-                        Leaf::Reread => {}
-                        Leaf::Conflict => leaf_attempts -= 1,
-                        Leaf::Steps => {
+                    Begin::Absent => match self.leaf(meta, request, &mut handler).await {
+                        Ok(Leaf::Done(result)) => return Ok(result),
+                        Ok(Leaf::Reread) => {}
+                        Ok(Leaf::Conflict) => leaf_attempts -= 1,
+                        Ok(Leaf::Steps) => {
                             self.inner.step_methods.insert(request.method().to_owned(), ());
                             leaf_attempts = 0;
                         }
+                        // A call that has a result returns it, whatever this
+                        // execution's handler did.
+                        Err(error) => match self.begin(meta, request, false).await? {
+                            Begin::Finished(result) => return Ok(result),
+                            Begin::Run(_) | Begin::Absent => return Err(error),
+                        },
                     },
                 }
             };
