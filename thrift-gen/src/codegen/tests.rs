@@ -870,9 +870,10 @@ mod durable {
         assert_eq!(report.redriven, 0, "no intent is left");
     }
 
-    /// Our client's idempotency key crosses every framing and protocol in
-    /// its envelope: the retries of a keyed call run it once.
-    async fn keyed_retries_run_once(framing: mu2sls::Framing, protocol: ProtocolKind) {
+    /// A durable Bank server on a free loopback port, over a memory store:
+    /// its address, the sender that stops it, and its task.
+    async fn serve_bank()
+    -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let engine = Engine::new("Bank", MemoryStore::new(), mu2sls::SystemClock, EngineConfig::default());
@@ -885,6 +886,13 @@ mod durable {
                 })
                 .await
         });
+        (addr, stop_tx, server)
+    }
+
+    /// Our client's idempotency key crosses every framing and protocol in
+    /// its envelope: the retries of a keyed call run it once.
+    async fn keyed_retries_run_once(framing: mu2sls::Framing, protocol: ProtocolKind) {
+        let (addr, stop_tx, server) = serve_bank().await;
         let channel = mu2sls::Channel::builder(addr.to_string()).framing(framing).protocol(protocol).build();
         let client = BankClient::new(channel.clone());
         let once = BankClient::new(channel.with_idempotency_key("deposit-1"));
@@ -932,18 +940,8 @@ mod durable {
     /// headers `mu2sls-*`, HTTP `X-Mu2sls-*` or OpenFaaS's `X-Call-Id`.
     #[tokio::test]
     async fn metadata_in_headers_names_the_call() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let engine = Engine::new("Bank", MemoryStore::new(), mu2sls::SystemClock, EngineConfig::default());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            mu2sls::Server::builder()
-                .build()
-                .serve(listener, BankDurableServer::new(Bank::default(), engine), async {
-                    let _ = stop_rx.await;
-                })
-                .await
-        });
+        let (addr, stop_tx, server) = serve_bank().await;
+        let addr = addr.to_string();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
         let origin = now.to_string();
         let header_channel = |framing: mu2sls::Framing, headers: &[(&str, &str)]| {

@@ -110,13 +110,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// The tokens of a callback field: the store id after `store:`, and the
-/// address, if any.
-pub(crate) fn parse_callback(callback: &str) -> (Option<&str>, Option<&str>) {
-    let Callback { store, address, .. } = Callback::parse(callback);
-    (store, address)
-}
-
 /// The tokens of a callback field.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Callback<'a> {
@@ -358,9 +351,12 @@ mod tests {
 
     #[test]
     fn callback_tokens_parse() {
-        assert_eq!(parse_callback("store:abc"), (Some("abc"), None));
-        assert_eq!(parse_callback("store:abc 127.0.0.1:9000"), (Some("abc"), Some("127.0.0.1:9000")));
-        assert_eq!(parse_callback("127.0.0.1:9000"), (None, Some("127.0.0.1:9000")));
+        let store = Callback::parse("store:abc");
+        assert_eq!((store.store, store.address), (Some("abc"), None));
+        let both = Callback::parse("store:abc 127.0.0.1:9000");
+        assert_eq!((both.store, both.address), (Some("abc"), Some("127.0.0.1:9000")));
+        let address = Callback::parse("127.0.0.1:9000");
+        assert_eq!((address.store, address.address), (None, Some("127.0.0.1:9000")));
         let all = Callback::parse("store:abc http://h:1/cb service:Front");
         assert_eq!(all, Callback { store: Some("abc"), address: Some("http://h:1/cb"), service: Some("Front") });
     }

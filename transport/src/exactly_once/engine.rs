@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 use crate::store::{Batch, Key, Outcome, Page, Store, StoreError, Versioned};
 
 use super::call_id::{CallId, CallMeta};
+use super::callback::Callback;
 use super::clock::{Clock, millis};
 use super::ctx::Ctx;
 use super::error::EngineError;
@@ -496,14 +497,6 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         self.inner.suspended.len()
     }
 
-    /// Waits until the call suspended at `step` is woken by its callback,
-    /// or [`EngineConfig::resume_after`] passed.
-    pub(crate) async fn wait_resumed(&self, call: &CallId, step: u64) {
-        let notify = self.inner.suspend(call, step);
-        let _ = tokio::time::timeout(self.inner.config.resume_after_ref(), notify.notified()).await;
-        self.inner.unsuspend(call, step);
-    }
-
     /// Serves one execution of the call `meta` names (spec §2.4).
     ///
     /// If the call has a result, returns it without running `handler`
@@ -615,14 +608,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             // An asynchronous call's intent, written by its caller.
             batch = batch.delete(intent_key(call));
         }
-        let entry = self.caller_entry(meta, request, &result).await?;
-        let wrote_entry = entry.is_some();
-        if let Some((key, record)) = entry {
-            batch = batch.put(key, record);
-        }
+        let batch = self.with_caller_entry(batch, meta, request, &result).await?;
         match self.inner.store.apply(batch).await.map_err(unavailable(call, None))? {
             Outcome::Applied { .. } => {
-                self.deliver_callback(meta, request, &result, wrote_entry).await;
+                self.deliver_callback(meta, request, &result).await;
                 Ok(Leaf::Done(result))
             }
             Outcome::Failed { condition: 0 | 1, .. } => Ok(Leaf::Reread),
@@ -742,19 +731,15 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 origin_ms: meta.origin_ms(),
                 status: CallStatus::Done { result: result.clone(), done_at_ms: now },
             };
-            let mut batch = Batch::new()
+            let batch = Batch::new()
                 .version_is(ckey.clone(), version)
                 .put(ckey.clone(), done.encode())
                 .put(done_key(now, call), Bytes::new())
                 .delete(intent_key(call));
-            let entry = self.caller_entry(meta, request, &result).await?;
-            let wrote_entry = entry.is_some();
-            if let Some((key, record)) = entry {
-                batch = batch.put(key, record);
-            }
+            let batch = self.with_caller_entry(batch, meta, request, &result).await?;
             match inner.store.apply(batch).await.map_err(unavailable(call, None))? {
                 Outcome::Applied { .. } => {
-                    self.deliver_callback(meta, request, &result, wrote_entry).await;
+                    self.deliver_callback(meta, request, &result).await;
                     return Ok(result);
                 }
                 Outcome::Failed { current: Some(current), .. } => {
@@ -783,39 +768,40 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         }
     }
 
-    /// The caller's step record a child call's Done batch writes when the
-    /// caller shares this store (its callback is `store:<this store's
-    /// id>`, spec §2.6): the caller then finds the result in its log even
-    /// if it crashed before the reply reached it.
+    /// `batch` plus the caller's step record, which a child call's Done
+    /// batch writes when the caller shares this store (its callback names
+    /// `store:<this store's id>`, spec §2.6): the caller then finds the
+    /// result in its log even if it crashed before the reply reached it.
     ///
     /// Written without a condition: the caller's record at that step is
     /// absent, or the Pending record of an asynchronous call, or (if the
     /// caller got a reply from an earlier Done batch, which this one's
     /// condition on the call record rules out) this very result.
-    async fn caller_entry(
+    async fn with_caller_entry(
         &self,
+        batch: Batch,
         meta: &CallMeta,
         request: &Request,
         result: &Bytes,
-    ) -> Result<Option<(Key, Bytes)>, EngineError> {
-        let (Some((caller, step)), Some(callback)) = (meta.caller(), meta.callback()) else { return Ok(None) };
-        let (Some(store), _) = super::callback::parse_callback(callback) else { return Ok(None) };
+    ) -> Result<Batch, EngineError> {
+        let (Some((caller, step)), Some(callback)) = (meta.caller(), meta.callback()) else { return Ok(batch) };
+        let Some(store) = Callback::parse(callback).store else { return Ok(batch) };
         let own = self.inner.store_id().await.map_err(unavailable(meta.call_id(), None))?;
         if *own != *store {
-            return Ok(None);
+            return Ok(batch);
         }
         let record = LogRecord::invoke(invoke_fp(request.fp()), result.clone());
-        Ok(Some((log_key(caller, step), record.encode())))
+        Ok(batch.put(log_key(caller, step), record.encode()))
     }
 
     /// After this execution's Done batch: delivers the result to a caller
     /// on another store that gave a callback address (spec §2.6).
-    async fn deliver_callback(&self, meta: &CallMeta, request: &Request, result: &Bytes, wrote_entry: bool) {
+    ///
+    /// Delivered even when the Done batch wrote the caller's record (same
+    /// store): the callback wakes a caller that suspended waiting for it.
+    async fn deliver_callback(&self, meta: &CallMeta, request: &Request, result: &Bytes) {
         let Some(callback) = meta.callback() else { return };
-        let (_, Some(address)) = super::callback::parse_callback(callback) else { return };
-        // Delivered even when this batch wrote the caller's record (same
-        // store): the callback wakes a caller that suspended waiting for it.
-        let _ = wrote_entry;
+        let Some(address) = Callback::parse(callback).address else { return };
         if meta.caller().is_none() {
             return;
         }

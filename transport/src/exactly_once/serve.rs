@@ -235,7 +235,7 @@ where
         match served {
             // The handler was dropped while its callee works: resume by
             // replaying once the callback records the result.
-            Err(EngineError::Suspended { call, step }) => engine.wait_resumed(&call, step).await,
+            Err(EngineError::Suspended { call, step }) => wait_resumed(engine, &call, step).await,
             other => break other,
         }
     };
@@ -259,6 +259,15 @@ where
             )
         }
     })
+}
+
+/// Waits until the call suspended at `step` is woken by its callee's
+/// callback, or [`EngineConfig::resume_after`](super::EngineConfig::resume_after) passed.
+async fn wait_resumed<S: Store + 'static, C: Clock>(engine: &Engine<S, C>, call: &CallId, step: u64) {
+    let inner = engine.inner();
+    let notify = inner.suspend(call, step);
+    let _ = tokio::time::timeout(inner.config.resume_after_ref(), notify.notified()).await;
+    inner.unsuspend(call, step);
 }
 
 /// A REPLY for `cx` carrying a recorded (binary) result struct.
