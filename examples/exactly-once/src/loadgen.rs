@@ -16,6 +16,21 @@ pub struct Cell {
     pub p50_us: f64,
     /// 99th percentile latency, µs.
     pub p99_us: f64,
+    /// The process's CPU time (all threads: client and server when both run
+    /// here) over the measured time per call completed, µs; `None` where
+    /// the system does not report it (`/proc/self/task/*/schedstat`).
+    pub cpu_us_per_call: Option<f64>,
+}
+
+/// CPU time of every thread of this process so far, ns (Linux).
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        // A thread that exited meanwhile is skipped.
+        let Ok(stat) = std::fs::read_to_string(task.ok()?.path().join("schedstat")) else { continue };
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// Runs `concurrency` closed-loop tasks for `warmup + measure`; `call(task,
@@ -52,6 +67,10 @@ where
             }
         });
     }
+    tokio::time::sleep_until(from.into()).await;
+    let cpu_from = process_cpu_ns();
+    tokio::time::sleep_until(until.into()).await;
+    let cpu_until = process_cpu_ns();
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
     while let Some(h) = tasks.join_next().await {
         all.add(h.expect("task")).expect("merge");
@@ -60,6 +79,10 @@ where
         rps: all.len() as f64 / measure.as_secs_f64(),
         p50_us: all.value_at_quantile(0.5) as f64 / 1000.0,
         p99_us: all.value_at_quantile(0.99) as f64 / 1000.0,
+        cpu_us_per_call: match (cpu_from, cpu_until) {
+            (Some(a), Some(b)) if !all.is_empty() => Some(b.saturating_sub(a) as f64 / 1000.0 / all.len() as f64),
+            _ => None,
+        },
     }
 }
 

@@ -75,12 +75,16 @@ fn needs_escape(b: u8) -> bool {
 }
 
 fn escape_into(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        if needs_escape(b) {
-            out.push_str(&format!("%{b:02X}"));
-        } else {
-            out.push(char::from(b));
-        }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(bytes.len());
+    let mut rest = bytes;
+    loop {
+        let plain = rest.iter().position(|&b| needs_escape(b)).unwrap_or(rest.len());
+        // Bytes that need no escape are printable ASCII: copied as a run.
+        out.extend(rest[..plain].iter().map(|&b| char::from(b)));
+        let Some(&b) = rest.get(plain) else { return };
+        out.extend(['%', char::from(HEX[usize::from(b >> 4)]), char::from(HEX[usize::from(b & 0x0F)])]);
+        rest = &rest[plain + 1..];
     }
 }
 
@@ -130,12 +134,13 @@ impl CallId {
     /// The id of a root call: `service.method:key`, each part escaped. `key`
     /// is the caller's idempotency key, or see [`CallId::fresh`].
     pub fn root(service: &str, method: &str, key: impl AsRef<[u8]>) -> CallId {
-        let mut text = String::new();
+        let key = key.as_ref();
+        let mut text = String::with_capacity(service.len() + method.len() + key.len() + 2);
         escape_into(&mut text, service.as_bytes());
         text.push('.');
         escape_into(&mut text, method.as_bytes());
         text.push(':');
-        escape_into(&mut text, key.as_ref());
+        escape_into(&mut text, key);
         let root_len = text.len();
         CallId { text, root_len }
     }
@@ -181,6 +186,16 @@ impl CallId {
         let (service, rest) = root.split_once('.').unwrap_or((root, ""));
         let (method, key) = rest.split_once(':').unwrap_or((rest, ""));
         (service, method, key)
+    }
+
+    /// Whether this call's root names `service` and `method` (unescaped),
+    /// without allocating for names that needed no escape.
+    pub(crate) fn names(&self, service: &str, method: &str) -> bool {
+        let (s, m, _) = self.root_parts();
+        let same = |escaped: &str, raw: &str| {
+            if escaped.contains('%') { unescape(escaped) == raw.as_bytes() } else { escaped == raw }
+        };
+        same(s, service) && same(m, method)
     }
 
     /// The root's service name, unescaped.
@@ -392,5 +407,32 @@ impl CallerMeta {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallId;
+
+    #[test]
+    fn escaping_round_trips_every_byte() {
+        let key: Vec<u8> = (0..=255u8).collect();
+        let id = CallId::root("Svc.x", "m:/%", &key);
+        assert_eq!(id.as_str().parse::<CallId>().as_ref(), Ok(&id));
+        assert_eq!(id.key(), key);
+        assert_eq!((id.service(), id.method()), ("Svc.x".to_owned(), "m:/%".to_owned()));
+        assert!(id.as_str().starts_with("Svc%2Ex.m%3A%2F%25:%00%01"));
+    }
+
+    #[test]
+    fn names_compares_unescaped_names() {
+        let plain = CallId::root("Counter", "add", "k");
+        assert!(plain.names("Counter", "add"));
+        assert!(!plain.names("Counter", "ad"));
+        assert!(!plain.names("Count", "add"));
+        let escaped = CallId::root("a.b", "c d", "k");
+        assert!(escaped.names("a.b", "c d"));
+        assert!(!escaped.names("a%2Eb", "c%20d"));
+        assert!(!escaped.names("a.b", "c"));
     }
 }

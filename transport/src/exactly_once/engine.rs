@@ -295,7 +295,7 @@ pub(crate) struct EngineInner<S, C> {
     /// Suspended calls, by the call and step waiting for a callback.
     suspended: dashmap::DashMap<(CallId, u64), Arc<tokio::sync::Notify>>,
     /// Methods whose handlers need step mode (they left the leaf path).
-    step_methods: dashmap::DashMap<String, ()>,
+    step_methods: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 /// The key of the store's identity: callers name their store by it in
@@ -341,6 +341,17 @@ impl<S: Store, C> EngineInner<S, C> {
         if let Some(notify) = self.suspended.get(&(call.clone(), step)) {
             notify.notify_one();
         }
+    }
+
+    /// Whether `method`'s calls start in step mode.
+    fn in_step_mode(&self, method: &str) -> bool {
+        let methods = self.step_methods.read().unwrap_or_else(|p| p.into_inner());
+        !methods.is_empty() && methods.contains(method)
+    }
+
+    /// Starts `method`'s calls in step mode from now on.
+    fn start_in_steps(&self, method: &str) {
+        self.step_methods.write().unwrap_or_else(|p| p.into_inner()).insert(method.to_owned());
     }
 
     pub(crate) fn peer(&self, service: &str) -> Option<super::invoke::Peer> {
@@ -455,7 +466,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             peers: Default::default(),
             store_id: tokio::sync::OnceCell::new(),
             suspended: dashmap::DashMap::new(),
-            step_methods: dashmap::DashMap::new(),
+            step_methods: Default::default(),
         };
         Engine { inner: Arc::new(inner) }
     }
@@ -517,7 +528,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             // A method whose handler once left the leaf path for an
             // operation a leaf cannot make (a call out, a map scan) starts
             // in step mode from then on.
-            let leaf = self.inner.config.leaf_fast_path && !self.inner.step_methods.contains_key(request.method());
+            let leaf = self.inner.config.leaf_fast_path && !self.inner.in_step_mode(request.method());
             let mut leaf_attempts = if leaf { LEAF_ATTEMPTS } else { 0 };
             // A leaf may start without reading the call's records first: its
             // commit is conditioned on their absence, so a call that has a
@@ -542,7 +553,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                         Ok(Leaf::Reread) => {}
                         Ok(Leaf::Conflict) => leaf_attempts -= 1,
                         Ok(Leaf::Steps) => {
-                            self.inner.step_methods.insert(request.method().to_owned(), ());
+                            self.inner.start_in_steps(request.method());
                             leaf_attempts = 0;
                         }
                         // A call that has a result returns it, whatever this

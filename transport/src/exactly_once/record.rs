@@ -71,8 +71,10 @@ fn invalid(what: &'static str) -> DecodeError {
 struct Fields(Writer<Binary, BytesMut>);
 
 impl Fields {
-    fn new() -> Fields {
-        let mut w = Writer::new(BytesMut::new());
+    /// Fields in a buffer of `len` bytes: a record's exact encoded size
+    /// makes its `Bytes` one allocation.
+    fn new(len: usize) -> Fields {
+        let mut w = Writer::new(BytesMut::with_capacity(len));
         w.i8(FORMAT);
         Fields(w)
     }
@@ -104,7 +106,9 @@ impl Fields {
         self.bytes(v.map_or(&[][..], |b| &b[..]))
     }
     fn done(self) -> Bytes {
-        self.0.into_inner().freeze()
+        let buf = self.0.into_inner();
+        debug_assert_eq!(buf.len(), buf.capacity(), "a record's size was miscounted");
+        buf.freeze()
     }
 }
 
@@ -164,7 +168,11 @@ pub(crate) enum CallStatus {
 
 impl CallRecord {
     pub(crate) fn encode(&self) -> Bytes {
-        let mut f = Fields::new();
+        let len = match &self.status {
+            CallStatus::Running { .. } => 16,
+            CallStatus::Done { result, .. } => 12 + result.len(),
+        };
+        let mut f = Fields::new(26 + len);
         f.u128(self.fp.0).u64(self.origin_ms);
         match &self.status {
             CallStatus::Running { owner, lease_expiry_ms } => f.u8(0).u64(*owner).u64(*lease_expiry_ms),
@@ -196,7 +204,7 @@ pub(crate) struct TombRecord {
 
 impl TombRecord {
     pub(crate) fn encode(&self) -> Bytes {
-        let mut f = Fields::new();
+        let mut f = Fields::new(29 + self.result.len());
         f.u128(self.fp.0).bytes(&self.result).u64(self.expires_at_ms);
         f.done()
     }
@@ -222,7 +230,7 @@ impl LogRecord {
     }
 
     pub(crate) fn encode(&self) -> Bytes {
-        let mut f = Fields::new();
+        let mut f = Fields::new(23 + self.value.as_ref().map_or(0, Bytes::len));
         f.u8(self.kind.code()).u128(self.fp.0).opt_bytes(self.value.as_ref());
         f.done()
     }
@@ -251,7 +259,9 @@ pub(crate) struct IntentRecord {
 
 impl IntentRecord {
     pub(crate) fn encode(&self) -> Bytes {
-        let mut f = Fields::new();
+        let target = self.target.as_ref().map_or(0, |(owner, target)| 8 + owner.len() + target.len());
+        let len = 46 + self.call_id.as_str().len() + self.method.len() + self.body.len() + target;
+        let mut f = Fields::new(len);
         f.str(self.call_id.as_str())
             .u64(self.origin_ms)
             .str(&self.method)

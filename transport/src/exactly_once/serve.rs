@@ -177,9 +177,7 @@ where
             return Some(exception_reply::<P>(cx, &e));
         }
     };
-    if meta.call_id().is_root()
-        && (meta.call_id().service() != engine.service() || meta.call_id().method() != cx.method())
-    {
+    if meta.call_id().is_root() && !meta.call_id().names(engine.service(), cx.method()) {
         if oneway {
             return None;
         }

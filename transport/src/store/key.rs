@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 const TAG_BYTES: u8 = 0x01;
 const TAG_STR: u8 = 0x02;
@@ -110,10 +110,11 @@ impl Key {
     /// assert_eq!(prefix.with(7u64), Key::from(("log", "t1", 7u64)));
     /// ```
     pub fn with<'a>(&self, part: impl Into<KeyPart<'a>>) -> Key {
-        let mut out = BytesMut::with_capacity(self.encoded.len() + 16);
+        let part = part.into();
+        let mut out = Vec::with_capacity(self.encoded.len() + encoded_len(&part));
         out.extend_from_slice(&self.encoded);
-        encode_part(&mut out, &part.into());
-        Key { encoded: out.freeze() }
+        encode_part(&mut out, &part);
+        Key { encoded: Bytes::from(out) }
     }
 
     /// Checks that `encoded` is a complete key encoding, as read back from a
@@ -168,27 +169,46 @@ pub(crate) fn is_tuple_prefix(key: &[u8], prefix: &[u8]) -> bool {
     key.starts_with(prefix) && key.get(prefix.len()) != Some(&ESCAPE)
 }
 
-fn encode_part(out: &mut BytesMut, part: &KeyPart<'_>) {
+/// The encoded length of `part`: keys are built in one allocation of
+/// exactly their size (a `Bytes` from a full `Vec` needs no second one).
+fn encoded_len(part: &KeyPart<'_>) -> usize {
+    let escaped = |content: &[u8]| {
+        let zeros = if content.contains(&0) { content.iter().filter(|&&b| b == 0).count() } else { 0 };
+        content.len() + zeros + 2
+    };
+    match part {
+        KeyPart::Bytes(bytes) => escaped(bytes),
+        KeyPart::Str(text) => escaped(text.as_bytes()),
+        KeyPart::U64(_) => 9,
+    }
+}
+
+fn encode_part(out: &mut Vec<u8>, part: &KeyPart<'_>) {
     match part {
         KeyPart::Bytes(bytes) => encode_escaped(out, TAG_BYTES, bytes),
         KeyPart::Str(text) => encode_escaped(out, TAG_STR, text.as_bytes()),
         KeyPart::U64(n) => {
-            out.put_u8(TAG_U64);
-            out.put_u64(*n);
+            out.push(TAG_U64);
+            out.extend_from_slice(&n.to_be_bytes());
         }
     }
 }
 
-fn encode_escaped(out: &mut BytesMut, tag: u8, content: &[u8]) {
-    out.reserve(content.len() + 2);
-    out.put_u8(tag);
+fn encode_escaped(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+    out.push(tag);
+    if !content.contains(&0) {
+        // The common case: nothing to escape.
+        out.extend_from_slice(content);
+        out.push(0);
+        return;
+    }
     for chunk in content.split_inclusive(|&b| b == 0) {
         out.extend_from_slice(chunk);
         if chunk.last() == Some(&0) {
-            out.put_u8(ESCAPE);
+            out.push(ESCAPE);
         }
     }
-    out.put_u8(0);
+    out.push(0);
 }
 
 /// Decodes components one at a time; yields an error once and then stops.
@@ -364,9 +384,12 @@ macro_rules! key_from_tuple {
         impl<'a, $($name: Into<KeyPart<'a>>),+> From<($($name,)+)> for Key {
             #[allow(non_snake_case)]
             fn from(($($name,)+): ($($name,)+)) -> Key {
-                let mut out = BytesMut::new();
-                $(encode_part(&mut out, &$name.into());)+
-                Key { encoded: out.freeze() }
+                $(let $name = $name.into();)+
+                let len = 0 $(+ encoded_len(&$name))+;
+                let mut out = Vec::with_capacity(len);
+                $(encode_part(&mut out, &$name);)+
+                debug_assert_eq!(out.len(), len);
+                Key { encoded: Bytes::from(out) }
             }
         }
     };

@@ -45,9 +45,15 @@ pub struct MemoryStore {
     inner: Arc<MemoryInner>,
 }
 
+/// The map's hasher: foldhash, seeded at random per process (keys come
+/// from callers, so a fixed seed would invite collisions). Hashing keys is
+/// a good part of a call's store work; SipHash, the default, costs several
+/// times as much on keys of this size.
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Debug, Default)]
 struct MemoryInner {
-    entries: DashMap<Key, Versioned>,
+    entries: DashMap<Key, Versioned, Hasher>,
     /// The commit lock; it guards the last version handed out.
     commit: RwLock<u64>,
 }
@@ -58,7 +64,7 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn read<T>(&self, read: impl FnOnce(&DashMap<Key, Versioned>) -> T) -> T {
+    fn read<T>(&self, read: impl FnOnce(&DashMap<Key, Versioned, Hasher>) -> T) -> T {
         // A panic elsewhere cannot leave the map half-written (writes happen
         // after every fallible step), so a poisoned lock is still sound.
         let _shared = self.inner.commit.read().unwrap_or_else(PoisonError::into_inner);

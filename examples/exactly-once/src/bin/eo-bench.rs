@@ -9,10 +9,13 @@
 //! on PostgreSQL (a fresh schema per cell, dropped afterwards; a pool of 32
 //! connections).
 //!
-//! `cargo run --release -p example-exactly-once --bin eo-bench -- [SECONDS [FILTER]]`
+//! `cargo run --release -p example-exactly-once --bin eo-bench -- [SECONDS [FILTER [ROUNDS]]]`
 //! (default 5 s per cell after 1 s of warm-up; FILTER keeps the rows whose
-//! `layer/store/op/c`, such as `InProcess/memory/Increment/1`, contains it).
-//! Prints a Markdown table.
+//! `layer/store/op/c`, such as `InProcess/memory/Increment/1`, contains it;
+//! ROUNDS, default 1, alternates plain and exactly-once cells that many
+//! times and reports medians). Prints a Markdown table with the process's
+//! CPU time per call beside the latencies. `EO_BENCH_MODE=plain` or `eo`
+//! runs one mode only, to count its instructions with `perf stat`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -225,9 +228,19 @@ async fn cell<S: Store + Clone + 'static>(
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let filter = std::env::args().nth(2).unwrap_or_default();
+    let rounds: usize = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let (warmup, measure) = (Duration::from_secs(1), Duration::from_secs(seconds));
-    println!("| layer | store | op | c | plain req/s | eo req/s | plain p50/p99 µs | eo p50/p99 µs | eo/plain p50 |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    // `EO_BENCH_MODE=plain` or `eo` runs one column only (for counting a
+    // mode's instructions with `perf stat`).
+    let modes: Vec<Mode> = match std::env::var("EO_BENCH_MODE").as_deref() {
+        Ok("plain") => vec![Mode::Plain],
+        Ok("eo") => vec![Mode::ExactlyOnce],
+        _ => vec![Mode::Plain, Mode::ExactlyOnce],
+    };
+    println!(
+        "| layer | store | op | c | plain req/s | eo req/s | plain p50/p99 µs | eo p50/p99 µs | eo/plain p50 | plain CPU µs/call | eo CPU µs/call | eo/plain CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for layer in [Layer::InProcess, Layer::Rpc] {
         for store_name in ["memory", "sled", "postgres"] {
             for op in [Op::Get, Op::Put, Op::Increment] {
@@ -238,35 +251,68 @@ async fn main() {
                     if store_name == "postgres" && (op != Op::Increment || postgres_url().is_none()) {
                         continue;
                     }
-                    let mut cells = Vec::new();
-                    for mode in [Mode::Plain, Mode::ExactlyOnce] {
-                        let result = if store_name == "memory" {
-                            cell(MemoryStore::new(), layer, mode, op, concurrency, warmup, measure).await
-                        } else if store_name == "postgres" {
-                            postgres_cell(layer, mode, op, concurrency, warmup, measure).await
-                        } else {
-                            let dir = tempdir("eo-bench");
-                            let store = SledStore::open(&dir, SledOptions::default()).await.expect("open sled");
-                            let result = cell(store.clone(), layer, mode, op, concurrency, warmup, measure).await;
-                            store.close().await.expect("close sled");
-                            let _ = std::fs::remove_dir_all(&dir);
-                            result
-                        };
-                        cells.push(result);
+                    // Plain and exactly-once alternate, round after round;
+                    // each column is the median over the rounds.
+                    let (mut plain, mut eo) = (Vec::new(), Vec::new());
+                    for _ in 0..rounds {
+                        for mode in modes.iter().copied() {
+                            let result = if store_name == "memory" {
+                                cell(MemoryStore::new(), layer, mode, op, concurrency, warmup, measure).await
+                            } else if store_name == "postgres" {
+                                postgres_cell(layer, mode, op, concurrency, warmup, measure).await
+                            } else {
+                                let dir = tempdir("eo-bench");
+                                let store = SledStore::open(&dir, SledOptions::default()).await.expect("open sled");
+                                let result = cell(store.clone(), layer, mode, op, concurrency, warmup, measure).await;
+                                store.close().await.expect("close sled");
+                                let _ = std::fs::remove_dir_all(&dir);
+                                result
+                            };
+                            if mode == Mode::Plain { plain.push(result) } else { eo.push(result) }
+                        }
                     }
-                    let (p, e) = (&cells[0], &cells[1]);
+                    let (p, e) = (Medians::of(&plain), Medians::of(&eo));
                     println!(
-                        "| {layer:?} | {store_name} | {op:?} | {concurrency} | {:.0} | {:.0} | {:.1}/{:.1} | {:.1}/{:.1} | {:.2} |",
+                        "| {layer:?} | {store_name} | {op:?} | {concurrency} | {:.0} | {:.0} | {:.1}/{:.1} | {:.1}/{:.1} | {:.2} | {:.2} | {:.2} | {:.2} |",
                         p.rps,
                         e.rps,
                         p.p50_us,
                         p.p99_us,
                         e.p50_us,
                         e.p99_us,
-                        e.p50_us / p.p50_us
+                        e.p50_us / p.p50_us,
+                        p.cpu,
+                        e.cpu,
+                        e.cpu / p.cpu,
                     );
                 }
             }
+        }
+    }
+}
+
+/// Per-column medians of one mode's rounds.
+struct Medians {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// CPU µs per call (NaN where not reported).
+    cpu: f64,
+}
+
+impl Medians {
+    /// The medians of `cells` (NaN for a mode that did not run).
+    fn of(cells: &[Cell]) -> Medians {
+        let median = |f: &dyn Fn(&Cell) -> f64| {
+            let mut v: Vec<f64> = cells.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        Medians {
+            rps: median(&|c| c.rps),
+            p50_us: median(&|c| c.p50_us),
+            p99_us: median(&|c| c.p99_us),
+            cpu: median(&|c| c.cpu_us_per_call.unwrap_or(f64::NAN)),
         }
     }
 }
