@@ -86,6 +86,13 @@ where
     }
 }
 
+/// The median of `values` (the upper one of an even count; NaN if there
+/// are none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// A fresh directory name under the system's temp dir.
 pub fn tempdir(tag: &str) -> std::path::PathBuf {
     let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);

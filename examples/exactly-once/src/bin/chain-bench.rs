@@ -20,7 +20,7 @@ use example_exactly_once::generated::chain::{
     Relay as PlainRelay, RelayDurableServer, RelayForwardException, RelayServer, Tally as PlainTally,
     TallyDurableServer, TallyServer,
 };
-use example_exactly_once::loadgen::{Cell, drive, postgres_url, tempdir};
+use example_exactly_once::loadgen::{Cell, drive, median, postgres_url, tempdir};
 use mu2sls::{
     Batch, CallContext, CallError, Channel, Engine, EngineConfig, Key, MemoryStore, NoException, Outcome, Peer,
     ServiceError, SledOptions, SledStore, Store, SystemClock,
@@ -172,11 +172,6 @@ async fn measure_on(store_name: &str, mode: Mode, concurrency: usize, warmup: Du
     store.close().await.expect("close sled");
     let _ = std::fs::remove_dir_all(&dir);
     result
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 #[allow(clippy::print_stdout)] // a benchmark prints its table

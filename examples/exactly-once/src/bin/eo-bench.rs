@@ -22,7 +22,7 @@ use std::time::Duration;
 
 #[cfg(feature = "postgres")]
 use example_exactly_once::loadgen::on_fresh_schema;
-use example_exactly_once::loadgen::{Cell, drive, postgres_url, tempdir};
+use example_exactly_once::loadgen::{Cell, drive, median, postgres_url, tempdir};
 use example_exactly_once::{Counter, CounterClient, CounterDurable, CounterDurableServer, CounterServer, Counters};
 use mu2sls::{
     Batch, CallContext, CallId, CallMeta, Channel, Engine, EngineConfig, Key, MemoryStore, NoException, Outcome,
@@ -303,16 +303,12 @@ struct Medians {
 impl Medians {
     /// The medians of `cells` (NaN for a mode that did not run).
     fn of(cells: &[Cell]) -> Medians {
-        let median = |f: &dyn Fn(&Cell) -> f64| {
-            let mut v: Vec<f64> = cells.iter().map(f).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
+        let of = |f: fn(&Cell) -> f64| median(cells.iter().map(f).collect());
         Medians {
-            rps: median(&|c| c.rps),
-            p50_us: median(&|c| c.p50_us),
-            p99_us: median(&|c| c.p99_us),
-            cpu: median(&|c| c.cpu_us_per_call.unwrap_or(f64::NAN)),
+            rps: of(|c| c.rps),
+            p50_us: of(|c| c.p50_us),
+            p99_us: of(|c| c.p99_us),
+            cpu: of(|c| c.cpu_us_per_call.unwrap_or(f64::NAN)),
         }
     }
 }
